@@ -15,4 +15,13 @@ else {
     $moduleAssembly = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($binDir, 'SwarmAdmin.dll'))
 }
 
-Import-Module -Assembly $moduleAssembly -Force
+# Import-Module -Force of an assembly that is already loaded returns its cmdlets but does not re-export them
+# (PowerShell/PowerShell#20710): add them to this module's exports by hand on a reload.
+$isReload = $null -ne (Get-Module -Name SwarmAdmin -All | Where-Object { $_.ModuleType -eq 'Binary' -and $_.ImplementingAssembly -eq $moduleAssembly })
+$innerModule = Import-Module -Assembly $moduleAssembly -Force -PassThru
+if ($isReload -or -not $ExecutionContext.SessionState.Module.ExportedCmdlets.Count) {
+    $addExportedCmdlet = [System.Management.Automation.PSModuleInfo].GetMethod('AddExportedCmdlet', [System.Reflection.BindingFlags]'Instance, NonPublic')
+    foreach ($cmdlet in $innerModule.ExportedCmdlets.Values) {
+        $addExportedCmdlet.Invoke($ExecutionContext.SessionState.Module, @(, $cmdlet))
+    }
+}
