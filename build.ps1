@@ -75,7 +75,7 @@ function Get-PesterPath {
 
 function Start-Lab {
     Write-Step "Starting the lab"
-    Invoke-Native bash @($labScript, 'up', '--state', $labState)
+    Invoke-Native bash @($labScript, 'up', '--managers', '3', '--workers', '2', '--spare', '1', '--state', $labState)
 }
 
 function Stop-Lab {
@@ -108,7 +108,11 @@ function Invoke-Tests {
         $pesterOut = Join-Path $out 'test-results/pester.xml'
         $summaryFile = Join-Path $out 'test-results/pester-summary.json'
         $runner = Join-Path $root 'tests/Invoke-PesterRun.ps1'
-        & dotnet pwsh -NoProfile -NonInteractive -File $runner -PesterPath (Get-PesterPath) -ModulePath $moduleOut -LabState $labState -TestsPath (Join-Path $root 'tests/Pester') -ResultPath $pesterOut -SummaryPath $summaryFile -Filter $PesterFilter
+        $runnerArgs = @('-NoProfile', '-NonInteractive', '-File', $runner, '-PesterPath', (Get-PesterPath), '-ModulePath', $moduleOut, '-LabState', $labState,
+            '-TestsPath', (Join-Path $root 'tests/Pester'), '-ResultPath', $pesterOut, '-SummaryPath', $summaryFile)
+        # (a bare '*' would be expanded as a file glob by pwsh when passed to a native command)
+        if ($PesterFilter -ne '*') { $runnerArgs += @('-Filter', $PesterFilter) }
+        & dotnet pwsh @runnerArgs
         if (Test-Path $summaryFile) {
             $s = Get-Content $summaryFile -Raw | ConvertFrom-Json
             $results.PesterPassed = [int]$s.Passed

@@ -26,7 +26,7 @@ function Connect-Lab {
 
 # Runs tests/lab/lab.sh (fault injection: stop-node, start-node, regen-hostkey, exec).
 function Invoke-Lab {
-    $output = & bash $script:LabScript @args --state $script:LabStatePath 2>&1
+    $output = & bash $script:LabScript @args 2>&1
     if ($LASTEXITCODE -ne 0) { throw "lab.sh $($args -join ' ') failed: $output" }
     $output
 }

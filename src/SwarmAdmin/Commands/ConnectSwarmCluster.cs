@@ -67,7 +67,9 @@ namespace SwarmAdmin.Commands
             }
             catch (FormatException ex)
             {
-                throw new TerminatingErrorException(SwarmErrors.Record(SwarmErrorId.InvalidEndpoint, ErrorCategory.InvalidArgument, ex.Message, string.Join(",", _endpoints), ex));
+                // The target repeats the input, so any password in it is masked first.
+                string target = System.Text.RegularExpressions.Regex.Replace(string.Join(",", _endpoints), @"(://[^/@:,]*):[^@/,]*@", "$1:***@");
+                throw new TerminatingErrorException(SwarmErrors.Record(SwarmErrorId.InvalidEndpoint, ErrorCategory.InvalidArgument, ex.Message, target, ex));
             }
 
             string[] keyFiles = KeyFile?.Select(k => SessionState.Path.GetUnresolvedProviderPathFromPSPath(k)).ToArray();

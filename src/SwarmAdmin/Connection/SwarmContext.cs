@@ -24,6 +24,7 @@ namespace SwarmAdmin.Connection
         private readonly SemaphoreSlim _connectLock = new SemaphoreSlim(1, 1);
         private EngineConnection _active;
         private int _activeIndex;
+        private SwarmEndpoint _lastEndpoint;
         private bool _disposed;
 
         internal SwarmContext(IReadOnlyList<SwarmEndpoint> endpoints, SshOptions ssh, TimeSpan timeout)
@@ -126,7 +127,8 @@ namespace SwarmAdmin.Connection
                             ClusterId = info.Swarm.Cluster?.ID;
                             NodeId = info.Swarm.NodeID;
                             NodeHostname = info.Name;
-                            if (_activeIndex != index && ConnectedAt != default) FailoverCount++;
+                            if (_lastEndpoint != null && !ReferenceEquals(_lastEndpoint, ep)) FailoverCount++;
+                            _lastEndpoint = ep;
                             _activeIndex = index;
                             _active = conn;
                             ConnectedAt = DateTime.Now;

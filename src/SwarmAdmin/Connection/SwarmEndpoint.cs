@@ -225,7 +225,7 @@ namespace SwarmAdmin.Connection
                 if (userInfo.IndexOf(':') >= 0)
                 {
                     throw Error(input,
-                        "passwords are not accepted in endpoints; use SSH key authentication (ssh-agent or a key file) and write ssh://user@host");
+                        "passwords are not accepted in endpoints; use SSH key authentication (Connect-SwarmCluster -KeyFile) and write ssh://user@host");
                 }
 
                 if (userInfo.IndexOfAny(PathChars) >= 0)
