@@ -12,25 +12,16 @@ $ErrorActionPreference = 'Stop'
 $lab = Get-Content $LabState -Raw | ConvertFrom-Json
 $m1 = $lab.Nodes | Where-Object { $_.Role -eq 'manager' -and $_.Joined } | Select-Object -First 1
 
-# The docker CLI reads ssh options from ~/.ssh/config: give it the lab's key and known_hosts through a private HOME.
-$cliHome = Join-Path ([IO.Path]::GetTempPath()) "swarmadmin-bench-$PID"
-New-Item -ItemType Directory -Force (Join-Path $cliHome '.ssh') | Out-Null
-@"
-Host $($m1.Address)
-  User root
-  IdentityFile $($lab.KeyPath)
-  UserKnownHostsFile $($lab.KnownHostsPath)
-  StrictHostKeyChecking yes
-"@ | Set-Content (Join-Path $cliHome '.ssh/config')
+# The docker CLI runs `ssh`: the lab's wrapper (out/lab/bin/ssh) gives it the lab key and known_hosts with strict checking.
 $docker = (Get-Command docker -CommandType Application | Select-Object -First 1).Source
-$oldHome = $env:HOME
+$oldPath = $env:PATH
 try {
-    $env:HOME = $cliHome
+    $env:PATH = (Join-Path (Split-Path $LabState) 'bin') + [IO.Path]::PathSeparator + $env:PATH
     & $docker -H "ssh://root@$($m1.Address)" node ls | Out-Null   # warm-up, and proof it works
     if ($LASTEXITCODE -ne 0) { throw 'docker -H ssh:// node ls failed' }
     $cli = Measure-Command { for ($i = 0; $i -lt $Count; $i++) { & $docker -H "ssh://root@$($m1.Address)" node ls | Out-Null } }
 }
-finally { $env:HOME = $oldHome; Remove-Item $cliHome -Recurse -Force }
+finally { $env:PATH = $oldPath }
 
 Import-Module $ModulePath -Force
 Connect-SwarmCluster -Endpoint "ssh://root@$($m1.Address)" -KeyFile $lab.KeyPath -KnownHostsPath $lab.KnownHostsPath | Out-Null
