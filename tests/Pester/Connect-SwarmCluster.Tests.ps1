@@ -77,6 +77,26 @@ Describe 'Connect-SwarmCluster over SSH' {
         }
     }
 
+    It 'negotiates the API version with an older engine (20.10 speaks 1.41)' {
+        $prefix = ($M1.Address -split '\.')[0..2] -join '.'
+        $address = "$prefix.41"
+        Invoke-Lab add-node swarmlab-x1 --address $address --engine 20 | Out-Null
+        try {
+            Invoke-LabDocker swarmlab-x1 @('swarm', 'init', '--advertise-addr', $address) | Out-Null
+            $ctx = Connect-Lab -Endpoint "ssh://root@$address" -NoDefault
+            $ctx.ApiVersion | Should -Be '1.41'
+            $ctx.EngineVersion | Should -Match '^20\.10\.'
+            $node = Get-SwarmNode -Context $ctx
+            $node.Hostname | Should -Be 'swarmlab-x1'
+            $node.EngineVersion | Should -Be $ctx.EngineVersion
+            $node.ManagerStatus | Should -Be 'Leader'
+            $ctx | Disconnect-SwarmCluster
+        }
+        finally {
+            Invoke-Lab remove-node swarmlab-x1 | Out-Null
+        }
+    }
+
     It 'connects over a unix socket and says when that engine is not in a swarm' {
         $sock = $script:Lab.DockerHost
         { Connect-SwarmCluster -Endpoint $sock -NoDefault -ErrorAction Stop } |
