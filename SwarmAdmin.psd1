@@ -14,6 +14,9 @@
         'Connect-SwarmCluster'
         'Disconnect-SwarmCluster'
         'Get-SwarmNode'
+        'Set-SwarmNodeLabel'
+        'Set-SwarmNodeAvailability'
+        'Test-SwarmQuorum'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

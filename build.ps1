@@ -21,7 +21,9 @@ param(
     # Test: keep the lab running afterwards (faster reruns while developing).
     [switch]$KeepLab,
     # Test: only run Pester files whose path matches this wildcard.
-    [string]$PesterFilter = '*'
+    [string]$PesterFilter = '*',
+    # Build: skip generating help (quick inner loop while docs are being written; Test never skips it).
+    [switch]$NoHelp
 )
 
 $ErrorActionPreference = 'Stop'
@@ -59,6 +61,7 @@ function Invoke-Build {
     foreach ($f in 'SwarmAdmin.psd1', 'SwarmAdmin.psm1', 'SwarmAdmin.Format.ps1xml') { Copy-Item (Join-Path $root $f) $moduleOut }
     if (Test-Path (Join-Path $root 'LICENSE')) { Copy-Item (Join-Path $root 'LICENSE') $moduleOut }
 
+    if ($NoHelp -and $Task -eq 'Build') { Write-Host "Built without help: Import-Module $moduleOut"; return }
     Write-Step "Generating help from docs/"
     $helpDir = New-Item -ItemType Directory -Force (Join-Path $moduleOut 'en-US')
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/New-MamlHelp.ps1'),

@@ -49,6 +49,7 @@ namespace SwarmAdmin.Commands
             if (_nodes == null)
             {
                 _nodes = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
+                ctx.LastKnownNodes = _nodes;
                 Verbose($"{_nodes.Count} node(s) in swarm {ctx.ClusterId} (via {ctx.ActiveEndpoint}).");
             }
 

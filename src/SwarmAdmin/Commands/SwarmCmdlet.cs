@@ -148,5 +148,9 @@ namespace SwarmAdmin.Commands
         /// <summary>One engine API call through the context, with its timeout and manager fail-over.</summary>
         protected Task<T> CallAsync<T>(SwarmContext ctx, string operation, Func<DockerClient, CancellationToken, Task<T>> call, bool retryOnOtherManager = true)
             => ctx.InvokeAsync(operation, call, this, StopToken, retryOnOtherManager);
+
+        /// <summary>The same with an explicit deadline token and per-call timeout (for cmdlets that promise to answer in bounded time).</summary>
+        protected Task<T> CallAsync<T>(SwarmContext ctx, string operation, Func<DockerClient, CancellationToken, Task<T>> call, CancellationToken deadline, TimeSpan timeout)
+            => ctx.InvokeAsync(operation, call, this, deadline, true, timeout);
     }
 }

@@ -105,7 +105,25 @@ namespace SwarmAdmin.Connection
                     {
                         conn = await EngineConnection.OpenAsync(ep, Ssh, ct);
                         foreach (string note in conn.Notes) log?.Warning(note);
-                        var info = await WithTimeout((c, t) => c.System.GetSystemInfoAsync(t), conn, ct, $"GET /info on {ep}");
+                        Docker.DotNet.Models.SystemInfoResponse info;
+                        try
+                        {
+                            info = await WithTimeout((c, t) => c.System.GetSystemInfoAsync(t), conn, ct, $"GET /info on {ep}");
+                        }
+                        catch (TimeoutException) when (string.Equals(conn.SwarmHeader, "active/manager", StringComparison.OrdinalIgnoreCase))
+                        {
+                            // A manager whose swarm has just lost its leader can take long to report its swarm state,
+                            // but its engine answers: keep the connection so that Test-SwarmQuorum can say what is wrong.
+                            log?.Warning($"The manager at {ep} answers but did not report its swarm state within {Timeout.TotalSeconds:0.#} s: the swarm may have no leader. Run Test-SwarmQuorum.");
+                            lock (_sync)
+                            {
+                                _lastEndpoint = ep;
+                                _activeIndex = index;
+                                _active = conn;
+                                ConnectedAt = DateTime.Now;
+                            }
+                            return conn;
+                        }
                         string state = info.Swarm?.LocalNodeState ?? "inactive";
                         if (!string.Equals(state, "active", StringComparison.OrdinalIgnoreCase))
                         {
@@ -134,6 +152,16 @@ namespace SwarmAdmin.Connection
                             ConnectedAt = DateTime.Now;
                         }
                         log?.Verbose($"Connected to manager {info.Name} at {ep} (engine {conn.EngineVersion}, API {conn.ApiVersion}, host key {conn.HostKeyFingerprint ?? "n/a"}).");
+                        if (!string.IsNullOrEmpty(info.Swarm.Error))
+                        {
+                            log?.Warning($"The manager {info.Name} reports a swarm error: {info.Swarm.Error}");
+                        }
+                        else if (LastKnownNodes == null)
+                        {
+                            // Remember who is who (hostnames, labels) while the swarm can tell: Test-SwarmQuorum needs it when it cannot.
+                            try { LastKnownNodes = await WithTimeout((c, t) => c.Swarm.ListNodesAsync(t), conn, ct, $"GET /nodes on {ep}", TimeSpan.FromSeconds(Math.Min(2, Timeout.TotalSeconds))); }
+                            catch (Exception ex) when (!ct.IsCancellationRequested) { log?.Debug($"Could not list the nodes yet: {ex.Message}"); }
+                        }
                         return conn;
                     }
                     catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -190,7 +218,7 @@ namespace SwarmAdmin.Connection
         /// answer (transport failure, timeout, 503 no leader), the next endpoint takes over and the call is repeated
         /// there — for calls that are safe to repeat. Errors the engine reports (404, 409 ...) are returned as they are.
         /// </summary>
-        internal async Task<T> InvokeAsync<T>(string operation, Func<DockerClient, CancellationToken, Task<T>> call, IOperationLog log, CancellationToken ct, bool retryOnOtherManager = true)
+        internal async Task<T> InvokeAsync<T>(string operation, Func<DockerClient, CancellationToken, Task<T>> call, IOperationLog log, CancellationToken ct, bool retryOnOtherManager = true, TimeSpan? timeout = null)
         {
             Exception last = null;
             for (int attempt = 0; attempt < Math.Max(1, Endpoints.Length); attempt++)
@@ -199,7 +227,7 @@ namespace SwarmAdmin.Connection
                 try
                 {
                     log?.Debug($"{operation} on {conn.Endpoint}");
-                    return await WithTimeout(call, conn, ct, $"{operation} on {conn.Endpoint}");
+                    return await WithTimeout(call, conn, ct, $"{operation} on {conn.Endpoint}", timeout);
                 }
                 catch (Exception ex) when (!ct.IsCancellationRequested && SwarmErrors.IsTransportFailure(ex))
                 {
@@ -213,21 +241,59 @@ namespace SwarmAdmin.Connection
             throw last ?? new SwarmException(SwarmErrorId.EndpointUnreachable, ErrorCategory.ConnectionError, "No swarm manager answered.", this);
         }
 
-        private async Task<T> WithTimeout<T>(Func<DockerClient, CancellationToken, Task<T>> call, EngineConnection conn, CancellationToken ct, string what)
+        private async Task<T> WithTimeout<T>(Func<DockerClient, CancellationToken, Task<T>> call, EngineConnection conn, CancellationToken ct, string what, TimeSpan? timeout = null)
         {
+            TimeSpan limit = timeout ?? Timeout;
             using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
             {
-                cts.CancelAfter(Timeout);
+                cts.CancelAfter(limit);
                 try
                 {
                     return await call(conn.Client, cts.Token);
                 }
                 catch (Exception ex) when (cts.IsCancellationRequested && !ct.IsCancellationRequested && (ex is OperationCanceledException || ex is System.IO.IOException || ex is ObjectDisposedException))
                 {
-                    throw new TimeoutException($"{what} did not answer within {Timeout.TotalSeconds:0.#} s.", ex);
+                    throw new TimeoutException($"{what} did not answer within {limit.TotalSeconds:0.#} s.", ex);
                 }
             }
         }
+
+        /// <summary>
+        /// Asks one endpoint's engine for /info over a connection of its own (not the context's), within
+        /// <paramref name="timeout"/>: used when the managers cannot answer as a swarm (no leader).
+        /// </summary>
+        internal async Task<EngineProbe> ProbeInfoAsync(SwarmEndpoint endpoint, TimeSpan timeout, CancellationToken ct)
+        {
+            var options = new SshOptions { KeyFiles = Ssh.KeyFiles, KnownHostsPath = Ssh.KnownHostsPath, TrustOnFirstUse = false, Timeout = timeout };
+            var probe = new EngineProbe { Endpoint = endpoint };
+            using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                cts.CancelAfter(timeout);
+                EngineConnection conn = null;
+                try
+                {
+                    conn = await EngineConnection.OpenAsync(endpoint, options, cts.Token).ConfigureAwait(false);
+                    probe.Alive = true;
+                    probe.SwarmHeader = conn.SwarmHeader;
+                    probe.EngineVersion = conn.EngineVersion;
+                    probe.Info = await conn.Client.System.GetSystemInfoAsync(cts.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!ct.IsCancellationRequested)
+                {
+                    probe.Error = cts.IsCancellationRequested && !(ex is TimeoutException)
+                        ? new TimeoutException($"{endpoint} did not answer within {timeout.TotalSeconds:0.#} s.", ex)
+                        : SwarmErrors.Unwrap(ex);
+                }
+                finally
+                {
+                    conn?.Dispose();
+                }
+            }
+            return probe;
+        }
+
+        /// <summary>The nodes as last read through this context (hostnames, labels, versions), for when no manager can list them.</summary>
+        internal IList<Docker.DotNet.Models.NodeListResponse> LastKnownNodes { get; set; }
 
         private void Drop(EngineConnection conn)
         {
@@ -249,6 +315,18 @@ namespace SwarmAdmin.Connection
             }
             conn?.Dispose();
         }
+    }
+
+    /// <summary>What one engine said when probed directly: alive (answered /_ping), its swarm role header, and /info if it gave it in time.</summary>
+    internal sealed class EngineProbe
+    {
+        public SwarmEndpoint Endpoint { get; set; }
+        public bool Alive { get; set; }
+        public string SwarmHeader { get; set; }
+        public string EngineVersion { get; set; }
+        public Docker.DotNet.Models.SystemInfoResponse Info { get; set; }
+        public Exception Error { get; set; }
+        public bool IsManager => Info?.Swarm?.ControlAvailable == true || string.Equals(SwarmHeader, "active/manager", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Where library code reports what it does; the cmdlet base writes it on the pipeline thread.</summary>

@@ -27,10 +27,13 @@ namespace SwarmAdmin.Engine
         private readonly SshSession _ssh;
         private readonly PooledHttpHandler _handler;
 
-        private EngineConnection(SwarmEndpoint endpoint, SshSession ssh, PooledHttpHandler handler, DockerClient client, Version apiVersion, string engineVersion, string serverApiVersion)
+        private EngineConnection(SwarmEndpoint endpoint, SshSession ssh, PooledHttpHandler handler, DockerClient client, Version apiVersion, string engineVersion, string serverApiVersion, string swarmHeader)
         {
-            Endpoint = endpoint; _ssh = ssh; _handler = handler; Client = client; ApiVersion = apiVersion; EngineVersion = engineVersion; ServerApiVersion = serverApiVersion;
+            Endpoint = endpoint; _ssh = ssh; _handler = handler; Client = client; ApiVersion = apiVersion; EngineVersion = engineVersion; ServerApiVersion = serverApiVersion; SwarmHeader = swarmHeader;
         }
+
+        /// <summary>The engine's own word on its swarm role from /_ping ("active/manager", "active/worker", "inactive"...), or null on old engines.</summary>
+        public string SwarmHeader { get; }
 
         public SwarmEndpoint Endpoint { get; }
         public DockerClient Client { get; }
@@ -64,7 +67,7 @@ namespace SwarmAdmin.Engine
             try
             {
                 // Negotiate like the docker CLI: ask the engine (unversioned /_ping) which API it speaks, use the lower of its and ours.
-                string serverApi, server;
+                string serverApi, server, swarm;
                 using (var http = new HttpClient(handler, disposeHandler: false) { Timeout = System.Threading.Timeout.InfiniteTimeSpan })
                 using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
                 {
@@ -74,6 +77,7 @@ namespace SwarmAdmin.Engine
                         await resp.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
                         serverApi = resp.Headers.TryGetValues("Api-Version", out var v) ? v.FirstOrDefault() : null;
                         server = resp.Headers.TryGetValues("Server", out var sv) ? sv.FirstOrDefault() : null;
+                        swarm = resp.Headers.TryGetValues("Swarm", out var sw) ? sw.FirstOrDefault() : null;
                     }
                 }
 
@@ -85,7 +89,7 @@ namespace SwarmAdmin.Engine
                     .WithTimeout(System.Threading.Timeout.InfiniteTimeSpan) // timeouts are ours, per call
                     .WithTransportOptions(EngineHandlerFactory.Instance, new EngineTransportOptions(handler))
                     .Build();
-                return new EngineConnection(endpoint, ssh, handler, client, negotiated, engineVersion, serverApi);
+                return new EngineConnection(endpoint, ssh, handler, client, negotiated, engineVersion, serverApi, swarm);
             }
             catch
             {

@@ -28,6 +28,8 @@ namespace SwarmAdmin.Infrastructure
         public const string NotASwarmManager = "NotASwarmManager";
         public const string SwarmNotActive = "SwarmNotActive";
         public const string NodeNotFound = "SwarmNodeNotFound";
+        public const string InvalidLabel = "InvalidNodeLabel";
+        public const string DrainTimeout = "SwarmNodeDrainTimeout";
         public const string EngineApiError = "EngineApiError";
         public const string EngineNotFound = "EngineObjectNotFound";
         public const string EngineConflict = "EngineConflict";

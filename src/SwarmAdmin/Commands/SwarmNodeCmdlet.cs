@@ -1,0 +1,168 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading.Tasks;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using SwarmAdmin.Connection;
+using SwarmAdmin.Infrastructure;
+using SwarmAdmin.Nodes;
+
+namespace SwarmAdmin.Commands
+{
+    /// <summary>
+    /// Base of cmdlets that act on nodes: takes SwarmNode objects from the pipeline (-InputObject), or -Name
+    /// (wildcards) or -Id, resolves them against the live swarm, and runs the action once per node so that one
+    /// bad node does not stop the others.
+    /// </summary>
+    public abstract class SwarmNodeCmdlet : SwarmContextCmdlet
+    {
+        protected const string ByName = "ByName";
+        protected const string ById = "ById";
+        protected const string ByInputObject = "ByInputObject";
+
+        /// <summary>Nodes from Get-SwarmNode.</summary>
+        [Parameter(ParameterSetName = ByInputObject, Mandatory = true, ValueFromPipeline = true)]
+        [ValidateNotNull]
+        public SwarmNode[] InputObject { get; set; }
+
+        /// <summary>Hostnames of the nodes; wildcards allowed.</summary>
+        [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Alias("Hostname")]
+        [ValidateNotNullOrEmpty]
+        [SupportsWildcards]
+        public string[] Name { get; set; }
+
+        /// <summary>Node IDs (or unique prefixes).</summary>
+        [Parameter(ParameterSetName = ById, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("NodeId")]
+        [ValidateNotNullOrEmpty]
+        public string[] Id { get; set; }
+
+        private IList<NodeListResponse> _listed;
+
+        protected override object CurrentTarget => (object)InputObject ?? (object)Name ?? Id;
+
+        protected sealed override async Task ProcessRecordAsync()
+        {
+            SwarmContext ctx = ResolveContext();
+            foreach (var (target, node) in await ResolveAsync(ctx))
+            {
+                try
+                {
+                    await ProcessNodeAsync(ctx, node);
+                }
+                catch (Exception ex) when (!(ex is PipelineStoppedException) && !(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
+                {
+                    WriteErrorFor(ex, target);
+                }
+            }
+        }
+
+        /// <summary>The action for one node (already read fresh from the swarm).</summary>
+        protected abstract Task ProcessNodeAsync(SwarmContext ctx, NodeListResponse node);
+
+        private async Task<List<(object, NodeListResponse)>> ResolveAsync(SwarmContext ctx)
+        {
+            var result = new List<(object, NodeListResponse)>();
+            if (ParameterSetName == ByInputObject)
+            {
+                foreach (SwarmNode n in InputObject)
+                {
+                    if (n == null) continue;
+                    var fresh = await InspectAsync(ctx, n.Id, n);
+                    if (fresh != null) result.Add((n, fresh));
+                }
+                return result;
+            }
+            if (ParameterSetName == ById)
+            {
+                foreach (string id in Id)
+                {
+                    var fresh = await InspectAsync(ctx, id, id);
+                    if (fresh != null) result.Add((id, fresh));
+                }
+                return result;
+            }
+
+            if (_listed == null) _listed = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string name in Name)
+            {
+                var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant);
+                var matches = _listed.Where(n => n.Description?.Hostname != null && pattern.IsMatch(n.Description.Hostname))
+                    .OrderBy(n => n.Description.Hostname, StringComparer.OrdinalIgnoreCase).ToList();
+                if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+                {
+                    WriteError(NotFound(name));
+                    continue;
+                }
+                foreach (var m in matches)
+                {
+                    if (!seen.Add(m.ID)) continue;
+                    // the list may be older than this record: read the node again right before acting on it
+                    var fresh = await InspectAsync(ctx, m.ID, name);
+                    if (fresh != null) result.Add((name, fresh));
+                }
+            }
+            return result;
+        }
+
+        /// <summary>Reads one node; null (after an ObjectNotFound error) when it does not exist.</summary>
+        protected async Task<NodeListResponse> InspectAsync(SwarmContext ctx, string id, object target)
+        {
+            try
+            {
+                return await CallAsync(ctx, $"GET /nodes/{id}", (c, t) => c.Swarm.InspectNodeAsync(id, t));
+            }
+            catch (DockerApiException ex) when ((int)ex.StatusCode == 404)
+            {
+                WriteError(NotFound(id));
+                return null;
+            }
+        }
+
+        private ErrorRecord NotFound(string what) => SwarmErrors.Record(SwarmErrorId.NodeNotFound, ErrorCategory.ObjectNotFound,
+            $"No swarm node '{what}' exists. Run Get-SwarmNode to list the nodes.", what);
+
+        protected static string Describe(NodeListResponse n) => $"{n.Description?.Hostname} ({n.ID})";
+
+        /// <summary>
+        /// Sends a node spec change with the node's version index; when someone else changed the node meanwhile
+        /// ("update out of sequence"), reads it again and re-applies <paramref name="mutate"/>, up to 5 times.
+        /// <paramref name="mutate"/> returns null when nothing needs to change (then nothing is sent).
+        /// </summary>
+        protected async Task<(NodeListResponse Node, bool Changed)> UpdateNodeAsync(SwarmContext ctx, NodeListResponse node, Func<NodeListResponse, NodeUpdateParameters> mutate)
+        {
+            const int attempts = 5;
+            for (int attempt = 1; ; attempt++)
+            {
+                NodeUpdateParameters spec = mutate(node);
+                if (spec == null) return (node, false);
+                ulong version = node.Version?.Index ?? 0;
+                try
+                {
+                    await CallAsync<bool>(ctx, $"POST /nodes/{node.ID}/update?version={version}",
+                        async (c, t) => { await c.Swarm.UpdateNodeAsync(node.ID, version, spec, t); return true; }, retryOnOtherManager: false);
+                }
+                catch (DockerApiException ex) when (NodeLabels.IsVersionConflict(ex) && attempt < attempts)
+                {
+                    Verbose($"{Describe(node)} changed while we updated it (version {version} is stale); reading it again (attempt {attempt + 1} of {attempts}).");
+                    node = await CallAsync(ctx, $"GET /nodes/{node.ID}", (c, t) => c.Swarm.InspectNodeAsync(node.ID, t));
+                    continue;
+                }
+                node = await CallAsync(ctx, $"GET /nodes/{node.ID}", (c, t) => c.Swarm.InspectNodeAsync(node.ID, t));
+                return (node, true);
+            }
+        }
+
+        internal static NodeUpdateParameters CopySpec(NodeListResponse node) => new NodeUpdateParameters
+        {
+            Name = node.Spec?.Name,
+            Role = node.Spec?.Role,
+            Availability = node.Spec?.Availability,
+            Labels = new Dictionary<string, string>(node.Spec?.Labels ?? new Dictionary<string, string>(), StringComparer.Ordinal),
+        };
+    }
+}
