@@ -152,7 +152,7 @@ switch ($Task) {
     'Bench' {
         Invoke-Build
         Start-Lab
-        foreach ($b in Get-ChildItem (Join-Path $root 'bench') -Filter *.ps1 | Sort-Object Name) {
+        foreach ($b in Get-ChildItem (Join-Path $root 'bench') -Filter *.bench.ps1 | Sort-Object Name) {
             Write-Step "Bench $($b.Name)"
             Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', $b.FullName, '-ModulePath', $moduleOut, '-LabState', $labState)
         }

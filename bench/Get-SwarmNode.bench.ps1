@@ -8,30 +8,21 @@ param(
     [string]$LabState = (Join-Path $PSScriptRoot '../out/lab/state.json'),
     [int]$Count = 50
 )
-$ErrorActionPreference = 'Stop'
-$lab = Get-Content $LabState -Raw | ConvertFrom-Json
-$m1 = $lab.Nodes | Where-Object { $_.Role -eq 'manager' -and $_.Joined } | Select-Object -First 1
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 
-# The docker CLI runs `ssh`: the lab's wrapper (out/lab/bin/ssh) gives it the lab key and known_hosts with strict checking.
-$docker = (Get-Command docker -CommandType Application | Select-Object -First 1).Source
-$oldPath = $env:PATH
-try {
-    $env:PATH = (Join-Path (Split-Path $LabState) 'bin') + [IO.Path]::PathSeparator + $env:PATH
-    & $docker -H "ssh://root@$($m1.Address)" node ls | Out-Null   # warm-up, and proof it works
-    if ($LASTEXITCODE -ne 0) { throw 'docker -H ssh:// node ls failed' }
-    $cli = Measure-Command { for ($i = 0; $i -lt $Count; $i++) { & $docker -H "ssh://root@$($m1.Address)" node ls | Out-Null } }
+Invoke-WithLabSsh {
+    Invoke-DockerCli @('node', 'ls')   # warm-up, and proof it works
+    $script:cli = Measure-Command { for ($i = 0; $i -lt $Count; $i++) { Invoke-DockerCli @('node', 'ls') } }
 }
-finally { $env:PATH = $oldPath }
 
 Import-Module $ModulePath -Force
-Connect-SwarmCluster -Endpoint "ssh://root@$($m1.Address)" -KeyFile $lab.KeyPath -KnownHostsPath $lab.KnownHostsPath | Out-Null
+Connect-SwarmCluster -Endpoint $DockerHostArg -KeyFile $Lab.KeyPath -KnownHostsPath $Lab.KnownHostsPath | Out-Null
 Get-SwarmNode | Out-Null  # warm-up
 $ours = Measure-Command { for ($i = 0; $i -lt $Count; $i++) { Get-SwarmNode | Out-Null } }
 Disconnect-SwarmCluster
 
-$ratio = $ours.TotalSeconds / $cli.TotalSeconds
-"Get-SwarmNode x{0}: {1:N3} s ({2:N1} ms/call); docker -H ssh:// node ls x{0}: {3:N3} s ({4:N1} ms/call)" -f $Count, $ours.TotalSeconds, ($ours.TotalMilliseconds / $Count), $cli.TotalSeconds, ($cli.TotalMilliseconds / $Count)
-"ratio Get-SwarmNode/docker-cli: {0:N3} (target <= 0.1) {1}" -f $ratio, $(if ($ratio -le 0.1) { 'OK' } else { 'MISSED' })
+"Get-SwarmNode x{0}: {1:N1} ms/call; docker -H ssh:// node ls x{0}: {2:N1} ms/call" -f $Count, ($ours.TotalMilliseconds / $Count), ($cli.TotalMilliseconds / $Count)
+Write-Ratio "Get-SwarmNode x$Count vs docker -H ssh:// node ls x$Count" $ours $cli 0.1
 
 # Import time in a new pwsh, measured inside it (process start excluded), best of 5.
 $times = foreach ($i in 1..5) {

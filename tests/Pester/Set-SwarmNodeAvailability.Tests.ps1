@@ -72,6 +72,6 @@ Describe 'Set-SwarmNodeAvailability' {
         $out = Set-SwarmNodeAvailability -Name 'no-such-node', $Workers[1].Name -Availability Active -ErrorVariable errs -ErrorAction SilentlyContinue
         $out.Hostname | Should -Be $Workers[1].Name
         $errs[0].FullyQualifiedErrorId | Should -Be 'SwarmNodeNotFound,SwarmAdmin.Commands.SetSwarmNodeAvailabilityCommand'
-        { Set-SwarmNodeAvailability -Name $Workers[1].Name -Availability Sleeping -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,SwarmAdmin.Commands.SetSwarmNodeAvailabilityCommand'
+        { Set-SwarmNodeAvailability -Name $Workers[1].Name -Availability Sleeping -ErrorAction Stop } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,SwarmAdmin.Commands.SetSwarmNodeAvailabilityCommand'
     }
 }

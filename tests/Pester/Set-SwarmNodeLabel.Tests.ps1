@@ -121,3 +121,11 @@ Describe 'Set-SwarmNodeLabel' {
         $cli['fromps'] | Should -Be '1'
     }
 }
+
+Describe 'Set-SwarmNodeLabel pipeline input' {
+    It 'takes hostnames from the pipeline' {
+        $out = $Workers.Name | Set-SwarmNodeLabel -Add @{ piped = 'name' }
+        ($out.Hostname | Sort-Object) | Should -Be ($Workers.Name | Sort-Object)
+        $Workers.Name | Set-SwarmNodeLabel -Remove piped | Out-Null
+    }
+}

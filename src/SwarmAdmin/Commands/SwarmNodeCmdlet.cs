@@ -28,7 +28,7 @@ namespace SwarmAdmin.Commands
         public SwarmNode[] InputObject { get; set; }
 
         /// <summary>Hostnames of the nodes; wildcards allowed.</summary>
-        [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("Hostname")]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
