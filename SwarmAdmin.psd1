@@ -17,6 +17,14 @@
         'Set-SwarmNodeLabel'
         'Set-SwarmNodeAvailability'
         'Test-SwarmQuorum'
+        'Import-SwarmClusterConfig'
+        'Get-SwarmCapacity'
+        'Initialize-Swarm'
+        'Join-SwarmNode'
+        'Set-SwarmNodeRole'
+        'Remove-SwarmNode'
+        'Get-SwarmJoinToken'
+        'Invoke-SwarmTokenRotation'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
