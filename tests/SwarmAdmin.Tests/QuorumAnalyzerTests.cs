@@ -221,3 +221,30 @@ namespace SwarmAdmin.Tests
         }
     }
 }
+
+namespace SwarmAdmin.Tests
+{
+    public class QuorumGuardTests
+    {
+        [Theory]
+        // reachable, unreachable, member reachable, loses quorum
+        [InlineData(3, 0, true, false)]   // 3 healthy: one can go
+        [InlineData(2, 1, true, true)]    // one down already: demoting a healthy one breaks it
+        [InlineData(2, 1, false, false)]  // removing the down one is fine (2 of 2 left)
+        [InlineData(1, 0, true, true)]    // the last manager
+        [InlineData(2, 0, true, true)]    // 2 -> 1 of 1 ... reachable-2 <= unreachable says true
+        [InlineData(5, 0, true, false)]
+        [InlineData(3, 2, true, true)]
+        [InlineData(3, 2, false, false)]  // 5 -> 4, 3 reachable of 4: majority is 3
+        [InlineData(4, 1, true, false)]
+        public void Matches_swarmkit(int reachable, int unreachable, bool memberReachable, bool loses)
+        {
+            Assert.Equal(loses, Quorum.QuorumAnalyzer.RemovalLosesQuorum(reachable, unreachable, memberReachable));
+            if (memberReachable && reachable + unreachable > 1)
+            {
+                // for a reachable member it is exactly the engine's rule
+                Assert.Equal(Quorum.QuorumAnalyzer.RemovingOneLosesQuorum(reachable, unreachable), loses);
+            }
+        }
+    }
+}

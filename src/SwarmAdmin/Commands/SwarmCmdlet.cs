@@ -1,5 +1,11 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using Docker.DotNet.Models;
+using SwarmAdmin.Nodes;
+using SwarmAdmin.Quorum;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
@@ -152,5 +158,145 @@ namespace SwarmAdmin.Commands
         /// <summary>The same with an explicit deadline token and per-call timeout (for cmdlets that promise to answer in bounded time).</summary>
         protected Task<T> CallAsync<T>(SwarmContext ctx, string operation, Func<DockerClient, CancellationToken, Task<T>> call, CancellationToken deadline, TimeSpan timeout)
             => ctx.InvokeAsync(operation, call, this, deadline, true, timeout);
+
+        protected static string Describe(NodeListResponse n) => $"{n.Description?.Hostname} ({n.ID})";
+
+        /// <summary>
+        /// Sends a node spec change with the node's version index; when someone else changed the node meanwhile
+        /// ("update out of sequence"), reads it again and re-applies <paramref name="mutate"/>, up to 5 times.
+        /// <paramref name="mutate"/> returns null when nothing needs to change (then nothing is sent).
+        /// </summary>
+        protected async Task<(NodeListResponse Node, bool Changed)> UpdateNodeAsync(SwarmContext ctx, NodeListResponse node, Func<NodeListResponse, NodeUpdateParameters> mutate)
+        {
+            const int attempts = 5;
+            for (int attempt = 1; ; attempt++)
+            {
+                NodeUpdateParameters spec = mutate(node);
+                if (spec == null) return (node, false);
+                ulong version = node.Version?.Index ?? 0;
+                try
+                {
+                    await CallAsync<bool>(ctx, $"POST /nodes/{node.ID}/update?version={version}",
+                        async (c, t) => { await c.Swarm.UpdateNodeAsync(node.ID, version, spec, t); return true; }, retryOnOtherManager: false);
+                }
+                catch (DockerApiException ex) when (NodeLabels.IsVersionConflict(ex) && attempt < attempts)
+                {
+                    Verbose($"{Describe(node)} changed while we updated it (version {version} is stale); reading it again (attempt {attempt + 1} of {attempts}).");
+                    node = await CallAsync(ctx, $"GET /nodes/{node.ID}", (c, t) => c.Swarm.InspectNodeAsync(node.ID, t));
+                    continue;
+                }
+                node = await CallAsync(ctx, $"GET /nodes/{node.ID}", (c, t) => c.Swarm.InspectNodeAsync(node.ID, t));
+                return (node, true);
+            }
+        }
+
+        internal static NodeUpdateParameters CopySpec(NodeListResponse node) => new NodeUpdateParameters
+        {
+            Name = node.Spec?.Name,
+            Role = node.Spec?.Role,
+            Availability = node.Spec?.Availability,
+            Labels = new Dictionary<string, string>(node.Spec?.Labels ?? new Dictionary<string, string>(), StringComparer.Ordinal),
+        };
+        private static readonly HashSet<TaskState> ActiveTaskStates = new HashSet<TaskState>
+        {
+            TaskState.Assigned, TaskState.Accepted, TaskState.Preparing, TaskState.Ready, TaskState.Starting, TaskState.Running
+        };
+
+        /// <summary>Returns when no task of a replicated service still runs on the node (progress meanwhile); SwarmNodeDrainTimeout after <paramref name="timeoutSec"/>.</summary>
+        protected async Task WaitForDrainAsync(SwarmContext ctx, NodeListResponse node, int timeoutSec)
+        {
+            string host = node.Description?.Hostname ?? node.ID;
+            var progress = new ProgressRecord(Math.Abs(node.ID.GetHashCode() % 100000) + 1, $"Draining {host}", "Waiting for its tasks to move");
+            var watch = Stopwatch.StartNew();
+            int initial = -1;
+            var serviceNames = new Dictionary<string, (string Name, bool Replicated)>(StringComparer.Ordinal);
+            try
+            {
+                while (true)
+                {
+                    var filters = new Dictionary<string, IDictionary<string, bool>> { ["node"] = new Dictionary<string, bool> { [node.ID] = true } };
+                    var tasks = await CallAsync(ctx, $"GET /tasks?node={node.ID}", (c, t) => c.Tasks.ListAsync(new TasksListParameters { Filters = filters }, t));
+                    var running = tasks.Where(t => t.Status?.State != null && ActiveTaskStates.Contains(t.Status.State.Value)).ToList();
+                    var unknownServices = running.Select(t => t.ServiceID).Where(id => id != null && !serviceNames.ContainsKey(id)).Distinct().ToList();
+                    if (unknownServices.Count > 0)
+                    {
+                        var services = await CallAsync(ctx, "GET /services", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters(), t));
+                        foreach (var s in services)
+                        {
+                            var mode = s.Spec?.Mode;
+                            bool replicated = mode?.Global == null && mode?.GlobalJob == null;
+                            serviceNames[s.ID] = (s.Spec?.Name ?? s.ID, replicated);
+                        }
+                    }
+                    var blocking = running.Where(t => t.ServiceID == null || !serviceNames.TryGetValue(t.ServiceID, out var info) || info.Replicated).ToList();
+                    if (initial < 0) initial = blocking.Count;
+                    if (blocking.Count == 0)
+                    {
+                        Verbose($"{host} runs no task of a replicated service any more (after {watch.Elapsed.TotalSeconds:0.#} s).");
+                        return;
+                    }
+                    if (watch.Elapsed.TotalSeconds >= timeoutSec)
+                    {
+                        string names = string.Join(", ", blocking.Select(t => serviceNames.TryGetValue(t.ServiceID ?? "", out var i) ? $"{i.Name}.{t.Slot}" : t.ID).Distinct());
+                        throw new SwarmException(SwarmErrorId.DrainTimeout, ErrorCategory.OperationTimeout,
+                            $"{host} still runs {blocking.Count} task(s) of replicated services after {timeoutSec} s: {names}. They may have nowhere else to go (placement constraints, resources).",
+                            SwarmNode.From(node, ctx))
+                        { RecommendedAction = "Check 'docker service ps' of those services for 'no suitable node', or wait longer with a larger -timeoutSec." };
+                    }
+                    progress.StatusDescription = $"{blocking.Count} task(s) of replicated services still on {host}";
+                    progress.PercentComplete = initial > 0 ? Math.Max(0, Math.Min(100, (initial - blocking.Count) * 100 / initial)) : 0;
+                    WriteProgress(progress);
+                    await Task.Delay(TimeSpan.FromSeconds(1), StopToken);
+                }
+            }
+            finally
+            {
+                progress.RecordType = ProgressRecordType.Completed;
+                WriteProgress(progress);
+            }
+        }
+
+        /// <summary>Polls the node through the manager until <paramref name="done"/> holds; OperationTimeout error after <paramref name="timeout"/>.</summary>
+        protected async Task<NodeListResponse> WaitForNodeAsync(SwarmContext ctx, string id, Func<NodeListResponse, bool> done, TimeSpan timeout, string what)
+        {
+            var watch = Stopwatch.StartNew();
+            while (true)
+            {
+                var node = await CallAsync(ctx, $"GET /nodes/{id}", (c, t) => c.Swarm.InspectNodeAsync(id, t));
+                if (done(node)) return node;
+                if (watch.Elapsed >= timeout)
+                {
+                    throw new SwarmException(SwarmErrorId.Timeout, ErrorCategory.OperationTimeout,
+                        $"{Describe(node)} did not {what} within {timeout.TotalSeconds:0} s (state {node.Status?.State}, availability {node.Spec?.Availability}, manager status {node.ManagerStatus?.Reachability ?? "none"}).",
+                        SwarmNode.From(node, ctx));
+                }
+                await Task.Delay(500, StopToken);
+            }
+        }
+
+        /// <summary>
+        /// Refuses (QuorumGuard) to take <paramref name="manager"/> out of the raft group when that would lose quorum,
+        /// unless <paramref name="force"/>; then it only warns.
+        /// </summary>
+        protected async Task EnsureQuorumAllowsRemovalAsync(SwarmContext ctx, NodeListResponse manager, bool force, string action)
+        {
+            var nodes = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
+            var managers = nodes.Where(n => n.ManagerStatus != null || string.Equals(n.Spec?.Role, "manager", StringComparison.OrdinalIgnoreCase)).ToList();
+            bool IsReachable(NodeListResponse n) => n.ManagerStatus?.Leader == true || string.Equals(n.ManagerStatus?.Reachability, "reachable", StringComparison.OrdinalIgnoreCase);
+            int reachable = managers.Count(IsReachable);
+            int unreachable = managers.Count - reachable;
+            var me = managers.FirstOrDefault(m => m.ID == manager.ID);
+            bool memberReachable = me != null && IsReachable(me);
+            if (!QuorumAnalyzer.RemovalLosesQuorum(reachable, unreachable, memberReachable)) return;
+            string why = $"{action} {Describe(manager)} would leave {(memberReachable ? reachable - 1 : reachable)} reachable of {managers.Count - 1} managers, which is not a majority: the swarm would lose quorum (reachable {reachable}, unreachable {unreachable}; the engine's rule: reachable - 2 <= unreachable).";
+            if (!force)
+            {
+                throw new SwarmException(SwarmErrorId.QuorumGuard, ErrorCategory.InvalidOperation, why + " Nothing was changed.", SwarmNode.From(manager, ctx))
+                {
+                    RecommendedAction = "Bring the unreachable managers back first (Test-SwarmQuorum lists them), or add a manager; -Force does it anyway."
+                };
+            }
+            ((IOperationLog)this).Warning(why + " Going ahead because of -Force.");
+        }
     }
 }

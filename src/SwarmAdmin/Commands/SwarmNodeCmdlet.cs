@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading.Tasks;
@@ -63,7 +64,7 @@ namespace SwarmAdmin.Commands
         /// <summary>The action for one node (already read fresh from the swarm).</summary>
         protected abstract Task ProcessNodeAsync(SwarmContext ctx, NodeListResponse node);
 
-        private async Task<List<(object, NodeListResponse)>> ResolveAsync(SwarmContext ctx)
+        protected virtual async Task<List<(object, NodeListResponse)>> ResolveAsync(SwarmContext ctx)
         {
             var result = new List<(object, NodeListResponse)>();
             if (ParameterSetName == ByInputObject)
@@ -126,43 +127,5 @@ namespace SwarmAdmin.Commands
         private ErrorRecord NotFound(string what) => SwarmErrors.Record(SwarmErrorId.NodeNotFound, ErrorCategory.ObjectNotFound,
             $"No swarm node '{what}' exists. Run Get-SwarmNode to list the nodes.", what);
 
-        protected static string Describe(NodeListResponse n) => $"{n.Description?.Hostname} ({n.ID})";
-
-        /// <summary>
-        /// Sends a node spec change with the node's version index; when someone else changed the node meanwhile
-        /// ("update out of sequence"), reads it again and re-applies <paramref name="mutate"/>, up to 5 times.
-        /// <paramref name="mutate"/> returns null when nothing needs to change (then nothing is sent).
-        /// </summary>
-        protected async Task<(NodeListResponse Node, bool Changed)> UpdateNodeAsync(SwarmContext ctx, NodeListResponse node, Func<NodeListResponse, NodeUpdateParameters> mutate)
-        {
-            const int attempts = 5;
-            for (int attempt = 1; ; attempt++)
-            {
-                NodeUpdateParameters spec = mutate(node);
-                if (spec == null) return (node, false);
-                ulong version = node.Version?.Index ?? 0;
-                try
-                {
-                    await CallAsync<bool>(ctx, $"POST /nodes/{node.ID}/update?version={version}",
-                        async (c, t) => { await c.Swarm.UpdateNodeAsync(node.ID, version, spec, t); return true; }, retryOnOtherManager: false);
-                }
-                catch (DockerApiException ex) when (NodeLabels.IsVersionConflict(ex) && attempt < attempts)
-                {
-                    Verbose($"{Describe(node)} changed while we updated it (version {version} is stale); reading it again (attempt {attempt + 1} of {attempts}).");
-                    node = await CallAsync(ctx, $"GET /nodes/{node.ID}", (c, t) => c.Swarm.InspectNodeAsync(node.ID, t));
-                    continue;
-                }
-                node = await CallAsync(ctx, $"GET /nodes/{node.ID}", (c, t) => c.Swarm.InspectNodeAsync(node.ID, t));
-                return (node, true);
-            }
-        }
-
-        internal static NodeUpdateParameters CopySpec(NodeListResponse node) => new NodeUpdateParameters
-        {
-            Name = node.Spec?.Name,
-            Role = node.Spec?.Role,
-            Availability = node.Spec?.Availability,
-            Labels = new Dictionary<string, string>(node.Spec?.Labels ?? new Dictionary<string, string>(), StringComparer.Ordinal),
-        };
     }
 }

@@ -292,6 +292,22 @@ namespace SwarmAdmin.Connection
             return probe;
         }
 
+        /// <summary>
+        /// Opens the engine of a machine that is not (yet) reached through this context — a node to join, to make
+        /// leave, to initialise — with this context's SSH settings unless the caller gives its own.
+        /// </summary>
+        internal Task<EngineConnection> OpenNodeEngineAsync(SwarmEndpoint endpoint, string keyFile, string knownHostsPath, CancellationToken ct)
+        {
+            var options = new SshOptions
+            {
+                KeyFiles = keyFile != null ? new[] { keyFile } : Ssh.KeyFiles,
+                KnownHostsPath = knownHostsPath ?? Ssh.KnownHostsPath,
+                TrustOnFirstUse = Ssh.TrustOnFirstUse,
+                Timeout = Timeout,
+            };
+            return EngineConnection.OpenAsync(endpoint, options, ct);
+        }
+
         /// <summary>The nodes as last read through this context (hostnames, labels, versions), for when no manager can list them.</summary>
         internal IList<Docker.DotNet.Models.NodeListResponse> LastKnownNodes { get; set; }
 

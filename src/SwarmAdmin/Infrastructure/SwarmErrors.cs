@@ -30,6 +30,9 @@ namespace SwarmAdmin.Infrastructure
         public const string NodeNotFound = "SwarmNodeNotFound";
         public const string InvalidLabel = "InvalidNodeLabel";
         public const string DrainTimeout = "SwarmNodeDrainTimeout";
+        public const string NodeInOtherSwarm = "NodeInOtherSwarm";
+        public const string QuorumGuard = "QuorumGuard";
+        public const string JoinFailed = "SwarmJoinFailed";
         public const string EngineApiError = "EngineApiError";
         public const string EngineNotFound = "EngineObjectNotFound";
         public const string EngineConflict = "EngineConflict";

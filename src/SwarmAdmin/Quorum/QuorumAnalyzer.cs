@@ -18,6 +18,19 @@ namespace SwarmAdmin.Quorum
         /// <summary>The daemon's own guard (swarmkit): removing or demoting one more reachable manager loses quorum.</summary>
         public static bool RemovingOneLosesQuorum(int reachable, int unreachable) => reachable - 2 <= unreachable;
 
+        /// <summary>
+        /// Whether taking one manager out of the raft group (demote or remove) leaves too few reachable managers,
+        /// as the engine decides: for a reachable member its rule reachable-2 &lt;= unreachable; for an unreachable one
+        /// (swarmkit's CanRemoveMember), the reachable managers must still be a majority of the managers left.
+        /// </summary>
+        public static bool RemovalLosesQuorum(int reachable, int unreachable, bool memberReachable)
+        {
+            if (memberReachable) return RemovingOneLosesQuorum(reachable, unreachable); // the engine's own rule
+            int left = reachable + unreachable - 1;
+            if (left <= 0) return true; // the last manager
+            return reachable < QuorumSize(left);
+        }
+
         public static SwarmQuorumReport Analyze(IReadOnlyList<NodeFacts> nodes, string failureDomainLabel, string clusterId = null, string source = "manager API")
         {
             var managers = nodes.Where(n => n.IsManager).OrderBy(n => n.Hostname, StringComparer.OrdinalIgnoreCase).ToList();
