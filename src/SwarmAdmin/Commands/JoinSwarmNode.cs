@@ -78,11 +78,14 @@ namespace SwarmAdmin.Commands
             string knownHosts = KnownHostsPath != null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(KnownHostsPath) : null;
 
             // Decide on the pipeline thread (ShouldProcess), then work in parallel; results come out in input order.
-            var work = new List<(SwarmNodeTarget Target, SwarmNodeRole Role)>();
+            var work = new List<(SwarmNodeTarget Target, SwarmNodeRole? Role)>();
             foreach (var t in _targets)
             {
-                var role = roleGiven ? Role : t.Role ?? SwarmNodeRole.Worker;
-                if (ShouldProcess(t.ToString(), $"Make it a {role.ToString().ToLowerInvariant()} of swarm {ctx.ClusterId}{(t.Labels.Count > 0 ? " with labels " + NodeLabels.Format(t.Labels) : "")}"))
+                // The role asked for, else the one the cluster file declares; else a new member becomes a worker
+                // and an existing member keeps its role.
+                SwarmNodeRole? role = roleGiven ? Role : t.Role;
+                string as_ = role.HasValue ? $"a {role.Value.ToString().ToLowerInvariant()}" : "a member (a worker unless it already is a manager)";
+                if (ShouldProcess(t.ToString(), $"Make it {as_} of swarm {ctx.ClusterId}{(t.Labels.Count > 0 ? " with labels " + NodeLabels.Format(t.Labels) : "")}"))
                 {
                     work.Add((t, role));
                 }
@@ -118,7 +121,7 @@ namespace SwarmAdmin.Commands
             }
         }
 
-        private async Task<SwarmNode> JoinOneAsync(SwarmContext ctx, SwarmNodeTarget target, SwarmNodeRole role, string keyFile, string knownHosts)
+        private async Task<SwarmNode> JoinOneAsync(SwarmContext ctx, SwarmNodeTarget target, SwarmNodeRole? role, string keyFile, string knownHosts)
         {
             SwarmEndpoint endpoint;
             try { endpoint = target.ResolveEndpoint(ctx.User ?? "root"); }
@@ -128,6 +131,7 @@ namespace SwarmAdmin.Commands
             if (problem != null) throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument, $"Cannot join {target}: {problem}.", target);
 
             string wantedRole = role == SwarmNodeRole.Manager ? "manager" : "worker";
+            bool keepRole = !role.HasValue;
             NodeListResponse node;
             using (EngineConnection engine = await ctx.OpenNodeEngineAsync(endpoint, keyFile, knownHosts, StopToken))
             {
@@ -164,6 +168,11 @@ namespace SwarmAdmin.Commands
                 if (node == null)
                 {
                     node = await JoinAsync(ctx, engine, host, endpoint, advertise, wantedRole);
+                }
+                else if (keepRole)
+                {
+                    wantedRole = string.Equals(node.Spec?.Role, "manager", StringComparison.OrdinalIgnoreCase) ? "manager" : "worker";
+                    Verbose($"{Describe(node)} is already a {wantedRole} of this swarm.");
                 }
                 else if (!string.Equals(node.Spec?.Role, wantedRole, StringComparison.OrdinalIgnoreCase))
                 {

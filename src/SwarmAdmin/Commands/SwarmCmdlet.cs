@@ -288,7 +288,9 @@ namespace SwarmAdmin.Commands
             var me = managers.FirstOrDefault(m => m.ID == manager.ID);
             bool memberReachable = me != null && IsReachable(me);
             if (!QuorumAnalyzer.RemovalLosesQuorum(reachable, unreachable, memberReachable)) return;
-            string why = $"{action} {Describe(manager)} would leave {(memberReachable ? reachable - 1 : reachable)} reachable of {managers.Count - 1} managers, which is not a majority: the swarm would lose quorum (reachable {reachable}, unreachable {unreachable}; the engine's rule: reachable - 2 <= unreachable).";
+            string why = memberReachable
+                ? $"{action} {Describe(manager)} risks the swarm's quorum: {reachable} of {managers.Count} managers are reachable, and the engine's rule refuses to take a reachable manager out when reachable - 2 <= unreachable ({reachable} - 2 <= {unreachable})."
+                : $"{action} {Describe(manager)} would leave {reachable} reachable of {managers.Count - 1} managers, which is not a majority: the swarm would lose quorum.";
             if (!force)
             {
                 throw new SwarmException(SwarmErrorId.QuorumGuard, ErrorCategory.InvalidOperation, why + " Nothing was changed.", SwarmNode.From(manager, ctx))
