@@ -27,7 +27,7 @@ Describe 'Module surface' {
         $c = Get-Command $Name
         $c.OutputType.Count | Should -BeGreaterThan 0
         foreach ($t in $c.OutputType.Type) {
-            if ($t -ne [void] -and $t -ne [bool]) { $t.Namespace | Should -Match '^SwarmAdmin' }   # bool: Test-* -Quiet
+            if ($t -notin [void], [bool], [securestring]) { $t.Namespace | Should -Match '^SwarmAdmin' }   # bool: Test-* -Quiet; SecureString: tokens
         }
     }
 

@@ -114,6 +114,7 @@ namespace SwarmAdmin.Commands
                 if (state == "active" && info.Swarm.ControlAvailable)
                 {
                     Verbose($"{info.Name} already manages swarm {info.Swarm.Cluster?.ID}; nothing to initialise.");
+                    if (Node.Labels.Count > 0 && !ShouldProcess($"{info.Name} ({endpoint})", $"Connect to its swarm and make sure it has the labels {NodeLabels.Format(Node.Labels)}")) return;
                 }
                 else if (state == "active")
                 {

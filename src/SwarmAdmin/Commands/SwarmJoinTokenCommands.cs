@@ -53,16 +53,27 @@ namespace SwarmAdmin.Commands
             bool worker = Array.IndexOf(Role, SwarmNodeRole.Worker) >= 0, manager = Array.IndexOf(Role, SwarmNodeRole.Manager) >= 0;
             string what = worker && manager ? "worker and manager join tokens" : worker ? "worker join token" : "manager join token";
             if (!ShouldProcess($"swarm {ctx.ClusterId}", $"Rotate the {what} (the old one stops working)")) return;
-            var swarm = await CallAsync(ctx, "GET /swarm", (c, t) => c.Swarm.InspectSwarmAsync(t));
-            swarm.JoinTokens = null;
-            var update = new SwarmUpdateParameters
+            for (int attempt = 1; ; attempt++)
             {
-                Spec = swarm.Spec,
-                Version = (long)(swarm.Version?.Index ?? 0),
-                RotateWorkerToken = worker,
-                RotateManagerToken = manager,
-            };
-            await CallAsync<bool>(ctx, "POST /swarm/update (rotate join tokens)", async (c, t) => { await c.Swarm.UpdateSwarmAsync(update, t); return true; }, retryOnOtherManager: false);
+                var swarm = await CallAsync(ctx, "GET /swarm", (c, t) => c.Swarm.InspectSwarmAsync(t));
+                swarm.JoinTokens = null;
+                var update = new SwarmUpdateParameters
+                {
+                    Spec = swarm.Spec,
+                    Version = (long)(swarm.Version?.Index ?? 0),
+                    RotateWorkerToken = worker,
+                    RotateManagerToken = manager,
+                };
+                try
+                {
+                    await CallAsync<bool>(ctx, "POST /swarm/update (rotate join tokens)", async (c, t) => { await c.Swarm.UpdateSwarmAsync(update, t); return true; }, retryOnOtherManager: false);
+                    break;
+                }
+                catch (Docker.DotNet.DockerApiException ex) when (Nodes.NodeLabels.IsVersionConflict(ex) && attempt < 5)
+                {
+                    Verbose($"The swarm changed while rotating (version {update.Version} is stale); reading it again (attempt {attempt + 1} of 5).");
+                }
+            }
             Verbose($"Rotated the {what} of swarm {ctx.ClusterId}.");
             if (PassThru)
             {
