@@ -175,6 +175,8 @@ namespace SwarmAdmin
     /// <summary>One row of Get-SwarmCapacity: a role (Manager, Worker), the Total, or (live) one node.</summary>
     public sealed class SwarmCapacityRow
     {
+        /// <summary>The cluster file's name (Config) or the swarm's cluster ID (Live).</summary>
+        public string Cluster { get; set; }
         /// <summary>Manager, Worker or Total.</summary>
         public string Role { get; set; }
         /// <summary>The node's hostname on per-node rows (live only); null on role and Total rows.</summary>
