@@ -19,10 +19,10 @@ Describe 'Bootstrap from a cluster file' {
     It 'builds the declared managers and workers with their labels from bare nodes' {
         $report = & $Bootstrap -ConfigPath $ConfigPath -ModulePath $ModulePath 6>$null
         $report.HasQuorum | Should -BeTrue
-        $nodes = Get-SwarmNode
-        ($nodes.Hostname | Sort-Object) | Should -Be ($Nodes.Name | Sort-Object)
+        $swarmNodes = Get-SwarmNode   # (PowerShell names are case-insensitive: not $nodes, which is $Nodes)
+        ($swarmNodes.Hostname | Sort-Object) | Should -Be ($Nodes.Name | Sort-Object)
         foreach ($declared in $Nodes) {
-            $live = $nodes | Where-Object Hostname -eq $declared.Name
+            $live = $swarmNodes | Where-Object Hostname -eq $declared.Name
             $live.State | Should -Be 'ready'
             $live.Role | Should -Be $declared.Role
             $live.Address | Should -Be $declared.Address
@@ -30,7 +30,7 @@ Describe 'Bootstrap from a cluster file' {
             if ($declared.Role -eq 'Manager') { $live.ManagerStatus | Should -BeIn 'Leader', 'Reachable' }
         }
         $report.Managers | Should -Be @($Nodes | Where-Object Role -eq 'Manager').Count
-        ($nodes | Where-Object { $_.Labels['portainer.data'] -eq 'true' }).Count | Should -Be 1
+        @($swarmNodes | Where-Object { $_.Labels['portainer.data'] -eq 'true' }).Count | Should -Be 1
     }
 
     It 'changes nothing when run again (no node version index moves)' {
@@ -70,13 +70,17 @@ Describe 'Bootstrap from a cluster file' {
         $processes.Length | Should -BeGreaterThan 1000 -Because 'the process lists were captured during the join'
         $processes | Should -Not -Match 'SWMTKN-'
         # it rejoined with a new ID, and kept its declared labels
-        $now = Get-SwarmNode -Name $worker.Name | Where-Object State -eq 'ready'
-        $now.Id | Should -Not -Be $stale.Id
+        $now = @(Get-SwarmNode -Name $worker.Name | Where-Object Id -ne $stale.Id)
+        $now.Count | Should -Be 1 -Because 'the node rejoined under a new ID'
+        $now = $now[0]
+        $now.State | Should -Be 'ready'
         foreach ($k in $worker.Labels.Keys) { $now.Labels[$k] | Should -Be $worker.Labels[$k] }
     }
 
     It 'removes the Down node a rejoin left behind with -Stale' {
-        $before = @(Get-SwarmNode | Where-Object State -ne 'ready')
+        # the swarm marks the old incarnation down once its heartbeats stop
+        $deadline = [DateTime]::UtcNow.AddSeconds(90)
+        do { Start-Sleep 1; $before = @(Get-SwarmNode | Where-Object State -ne 'ready') } until ($before.Count -gt 0 -or [DateTime]::UtcNow -gt $deadline)
         $before.Count | Should -BeGreaterThan 0
         Remove-SwarmNode -Stale -Confirm:$false
         @(Get-SwarmNode | Where-Object State -ne 'ready').Count | Should -Be 0

@@ -53,25 +53,29 @@ namespace SwarmAdmin.Commands
             bool worker = Array.IndexOf(Role, SwarmNodeRole.Worker) >= 0, manager = Array.IndexOf(Role, SwarmNodeRole.Manager) >= 0;
             string what = worker && manager ? "worker and manager join tokens" : worker ? "worker join token" : "manager join token";
             if (!ShouldProcess($"swarm {ctx.ClusterId}", $"Rotate the {what} (the old one stops working)")) return;
+            string query = (worker ? "&rotateWorkerToken=true" : "") + (manager ? "&rotateManagerToken=true" : "");
             for (int attempt = 1; ; attempt++)
             {
-                var swarm = await CallAsync(ctx, "GET /swarm", (c, t) => c.Swarm.InspectSwarmAsync(t));
-                swarm.JoinTokens = null;
-                var update = new SwarmUpdateParameters
+                // Raw calls: Docker.DotNet spells the flags 'rotateworkertoken', which the engine ignores. The spec goes back
+                // exactly as the engine gave it; the join tokens in that answer are never kept or shown.
+                ulong version = 0;
+                string spec = null;
+                string raw = await ctx.InvokeOnConnectionAsync("GET /swarm", (c, t) => c.SendAsync(System.Net.Http.HttpMethod.Get, "swarm", null, t), this, StopToken);
+                using (var doc = System.Text.Json.JsonDocument.Parse(raw))
                 {
-                    Spec = swarm.Spec,
-                    Version = (long)(swarm.Version?.Index ?? 0),
-                    RotateWorkerToken = worker,
-                    RotateManagerToken = manager,
-                };
+                    version = doc.RootElement.GetProperty("Version").GetProperty("Index").GetUInt64();
+                    spec = doc.RootElement.GetProperty("Spec").GetRawText();
+                }
+                raw = null;
                 try
                 {
-                    await CallAsync<bool>(ctx, "POST /swarm/update (rotate join tokens)", async (c, t) => { await c.Swarm.UpdateSwarmAsync(update, t); return true; }, retryOnOtherManager: false);
+                    await ctx.InvokeOnConnectionAsync("POST /swarm/update (rotate join tokens)",
+                        (c, t) => c.SendAsync(System.Net.Http.HttpMethod.Post, $"swarm/update?version={version}{query}", spec, t), this, StopToken, retryOnOtherManager: false);
                     break;
                 }
                 catch (Docker.DotNet.DockerApiException ex) when (Nodes.NodeLabels.IsVersionConflict(ex) && attempt < 5)
                 {
-                    Verbose($"The swarm changed while rotating (version {update.Version} is stale); reading it again (attempt {attempt + 1} of 5).");
+                    Verbose($"The swarm changed while rotating (version {version} is stale); reading it again (attempt {attempt + 1} of 5).");
                 }
             }
             Verbose($"Rotated the {what} of swarm {ctx.ClusterId}.");

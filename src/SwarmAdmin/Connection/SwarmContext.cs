@@ -218,7 +218,11 @@ namespace SwarmAdmin.Connection
         /// answer (transport failure, timeout, 503 no leader), the next endpoint takes over and the call is repeated
         /// there — for calls that are safe to repeat. Errors the engine reports (404, 409 ...) are returned as they are.
         /// </summary>
-        internal async Task<T> InvokeAsync<T>(string operation, Func<DockerClient, CancellationToken, Task<T>> call, IOperationLog log, CancellationToken ct, bool retryOnOtherManager = true, TimeSpan? timeout = null)
+        internal Task<T> InvokeAsync<T>(string operation, Func<DockerClient, CancellationToken, Task<T>> call, IOperationLog log, CancellationToken ct, bool retryOnOtherManager = true, TimeSpan? timeout = null)
+            => InvokeOnConnectionAsync(operation, (conn, t) => call(conn.Client, t), log, ct, retryOnOtherManager, timeout);
+
+        /// <summary>The same, handing the call the whole engine connection (for raw API calls).</summary>
+        internal async Task<T> InvokeOnConnectionAsync<T>(string operation, Func<EngineConnection, CancellationToken, Task<T>> call, IOperationLog log, CancellationToken ct, bool retryOnOtherManager = true, TimeSpan? timeout = null)
         {
             Exception last = null;
             for (int attempt = 0; attempt < Math.Max(1, Endpoints.Length); attempt++)
@@ -241,7 +245,10 @@ namespace SwarmAdmin.Connection
             throw last ?? new SwarmException(SwarmErrorId.EndpointUnreachable, ErrorCategory.ConnectionError, "No swarm manager answered.", this);
         }
 
-        private async Task<T> WithTimeout<T>(Func<DockerClient, CancellationToken, Task<T>> call, EngineConnection conn, CancellationToken ct, string what, TimeSpan? timeout = null)
+        private Task<T> WithTimeout<T>(Func<DockerClient, CancellationToken, Task<T>> call, EngineConnection conn, CancellationToken ct, string what, TimeSpan? timeout = null)
+            => WithTimeout((EngineConnection c, CancellationToken t) => call(c.Client, t), conn, ct, what, timeout);
+
+        private async Task<T> WithTimeout<T>(Func<EngineConnection, CancellationToken, Task<T>> call, EngineConnection conn, CancellationToken ct, string what, TimeSpan? timeout = null)
         {
             TimeSpan limit = timeout ?? Timeout;
             using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -249,7 +256,7 @@ namespace SwarmAdmin.Connection
                 cts.CancelAfter(limit);
                 try
                 {
-                    return await call(conn.Client, cts.Token);
+                    return await call(conn, cts.Token);
                 }
                 catch (Exception ex) when (cts.IsCancellationRequested && !ct.IsCancellationRequested && (ex is OperationCanceledException || ex is System.IO.IOException || ex is ObjectDisposedException))
                 {

@@ -120,8 +120,31 @@ namespace SwarmAdmin.Engine
             return space < 0 ? rest : rest.Substring(0, space);
         }
 
+        /// <summary>
+        /// One raw Engine API call on this connection's transport, for what Docker.DotNet cannot express (e.g. its
+        /// swarm update spells the rotate flags in lower case, which the engine ignores). Non-2xx answers throw
+        /// DockerApiException like Docker.DotNet does.
+        /// </summary>
+        public async Task<string> SendAsync(HttpMethod method, string pathAndQuery, string jsonBody, CancellationToken ct)
+        {
+            _raw = _raw ?? new HttpClient(_handler, disposeHandler: false) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+            using (var request = new HttpRequestMessage(method, new Uri($"http://docker/v{ApiVersion}/{pathAndQuery.TrimStart('/')}")))
+            {
+                if (jsonBody != null) request.Content = new StringContent(jsonBody, System.Text.Encoding.UTF8, "application/json");
+                using (var response = await _raw.SendAsync(request, ct).ConfigureAwait(false))
+                {
+                    string body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+                    if (!response.IsSuccessStatusCode) throw new DockerApiException(response.StatusCode, body);
+                    return body;
+                }
+            }
+        }
+
+        private HttpClient _raw;
+
         public void Dispose()
         {
+            try { _raw?.Dispose(); } catch { }
             try { Client.Dispose(); } catch { }
             try { _handler.Dispose(); } catch { }
             _ssh?.Dispose();
