@@ -230,7 +230,7 @@ namespace SwarmAdmin.Ssh
         }
 
         /// <summary>stdin/stdout of one exec channel as a single duplex stream.</summary>
-        private sealed class ExecChannelStream : Stream
+        private sealed class ExecChannelStream : Transport.ForwardOnlyStream
         {
             private readonly SshCommand _cmd;
             private readonly Stream _input;
@@ -282,13 +282,7 @@ namespace SwarmAdmin.Ssh
             }
 
             public override bool CanRead => true;
-            public override bool CanSeek => false;
             public override bool CanWrite => true;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
         }
     }
 }

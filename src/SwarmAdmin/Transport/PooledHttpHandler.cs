@@ -289,7 +289,7 @@ namespace SwarmAdmin.Transport
         }
 
         /// <summary>The body of one response; returns the connection to the pool once fully read.</summary>
-        private sealed class BodyStream : Stream
+        private sealed class BodyStream : ForwardOnlyStream
         {
             private readonly HttpConnection _conn;
             private readonly PooledHttpHandler _owner;
@@ -386,18 +386,12 @@ namespace SwarmAdmin.Transport
             }
 
             public override bool CanRead => true;
-            public override bool CanSeek => false;
             public override bool CanWrite => false;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
             public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
 
         /// <summary>A hijacked (101 Upgrade) connection: raw read and write.</summary>
-        private sealed class RawStream : Stream
+        private sealed class RawStream : ForwardOnlyStream
         {
             private readonly HttpConnection _conn;
             public RawStream(HttpConnection conn) { _conn = conn; }
@@ -407,13 +401,7 @@ namespace SwarmAdmin.Transport
             public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
             protected override void Dispose(bool disposing) { if (disposing) _conn.Abort(); base.Dispose(disposing); }
             public override bool CanRead => true;
-            public override bool CanSeek => false;
             public override bool CanWrite => true;
-            public override long Length => throw new NotSupportedException();
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-            public override void Flush() { }
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-            public override void SetLength(long value) => throw new NotSupportedException();
         }
     }
 }
