@@ -55,6 +55,7 @@ namespace SwarmAdmin.Ssh
     /// </summary>
     internal sealed class SshSession : IDisposable
     {
+        private static readonly object KnownHostsWriteLock = new object();
         private readonly SshClient _client;
         private readonly SwarmEndpoint _endpoint;
 
@@ -133,7 +134,14 @@ namespace SwarmAdmin.Ssh
                     case HostKeyStatus.Unknown when options.TrustOnFirstUse:
                         try
                         {
-                            KnownHostsFile.Append(knownHostsPath, endpoint.Host, endpoint.Port, e.HostKey);
+                            lock (KnownHostsWriteLock) // parallel connections (Join-SwarmNode) must not interleave lines
+                            {
+                                // another connection may have recorded this very key meanwhile
+                                if (KnownHostsFile.Load(knownHostsPath).Check(endpoint.Host, endpoint.Port, e.HostKey).Status != HostKeyStatus.Trusted)
+                                {
+                                    KnownHostsFile.Append(knownHostsPath, endpoint.Host, endpoint.Port, e.HostKey);
+                                }
+                            }
                             session.Notes.Add($"Trusted the new {KnownHostsFile.KeyTypeOf(e.HostKey)} host key {fp} of {KnownHostsFile.HostPattern(endpoint.Host, endpoint.Port)} on first use and recorded it in '{knownHostsPath}'.");
                             e.CanTrust = true;
                         }
