@@ -1,6 +1,7 @@
 <#
 .SYNOPSIS
-    The main job on the local lab: connect to the swarm over SSH and look at it the way an admin would.
+    The main job on the local lab: connect to the swarm over SSH, look at it, label nodes and check the quorum,
+    the way an admin would.
 .EXAMPLE
     dotnet pwsh ./build.ps1 -Task Demo
 #>
@@ -12,24 +13,28 @@ $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath -Force
 $lab = Get-Content $LabState -Raw | ConvertFrom-Json
 $managers = $lab.Nodes | Where-Object { $_.Role -eq 'manager' -and $_.Joined } | ForEach-Object { "ssh://root@$($_.Address)" }
+function Show([string]$Title, [scriptblock]$Body) {
+    Write-Host "`n# $Title" -ForegroundColor Yellow
+    # wide enough for the tables even when the terminal is not
+    & $Body | Out-String -Width 160 | Write-Host
+}
 
-Write-Host "`n# Connect-SwarmCluster over SSH to the managers (host keys checked against the lab's known_hosts)" -ForegroundColor Yellow
-$ctx = Connect-SwarmCluster -Endpoint $managers -KeyFile $lab.KeyPath -KnownHostsPath $lab.KnownHostsPath
-$ctx | Format-Table | Out-Host
-
-Write-Host "# Get-SwarmNode (reads like docker node ls)" -ForegroundColor Yellow
-Get-SwarmNode | Format-Table | Out-Host
-
-Write-Host "# The managers, and who leads" -ForegroundColor Yellow
-Get-SwarmNode -Role Manager | Select-Object Hostname, ManagerStatus, Address, EngineVersion | Format-Table | Out-Host
-
-Write-Host "# Capacity per role" -ForegroundColor Yellow
-Get-SwarmNode | Group-Object Role | ForEach-Object {
-    [pscustomobject]@{ Role = $_.Name; Nodes = $_.Count; CPUs = ($_.Group | Measure-Object CPUs -Sum).Sum; MemoryGiB = [math]::Round(($_.Group | Measure-Object MemoryBytes -Sum).Sum / 1GB, 1) }
-} | Format-Table | Out-Host
-
-Write-Host "# 50 calls over the one open SSH connection" -ForegroundColor Yellow
-$t = Measure-Command { 1..50 | ForEach-Object { Get-SwarmNode | Out-Null } }
-"{0} calls in {1:N2} s ({2:N1} ms each)" -f 50, $t.TotalSeconds, ($t.TotalMilliseconds / 50) | Out-Host
-
+Show 'Connect-SwarmCluster over SSH to the managers (host keys checked against the lab''s known_hosts)' {
+    Connect-SwarmCluster -Endpoint $managers -KeyFile $lab.KeyPath -KnownHostsPath $lab.KnownHostsPath
+}
+Show 'Get-SwarmNode (reads like docker node ls)' { Get-SwarmNode }
+Show 'Label the workers, as the reference cluster''s placement rules expect' {
+    Get-SwarmNode -Role Worker | Set-SwarmNodeLabel -Add @{ 'node.tier' = 'infra' } | Select-Object Hostname, Role, Labels
+}
+Show 'Find them again by label' { Get-SwarmNode -Label node.tier=infra | Select-Object Hostname, Labels }
+Show 'Test-SwarmQuorum: 3 managers, tolerance 1' { Test-SwarmQuorum }
+Show 'Capacity: live, against what running services reserve' { Get-SwarmCapacity }
+$config = Import-SwarmClusterConfig -Path (Join-Path $PSScriptRoot 'cluster.yml')
+Show 'The reference cluster from examples/cluster.yml (parsed, never contacted)' { $config.Nodes }
+Show 'Its resource table (Get-SwarmCapacity -Config)' { Get-SwarmCapacity -Config $config }
+Show '50 calls over the one open SSH connection' {
+    $t = Measure-Command { 1..50 | ForEach-Object { Get-SwarmNode | Out-Null } }
+    "{0} calls in {1:N2} s ({2:N1} ms each)" -f 50, $t.TotalSeconds, ($t.TotalMilliseconds / 50)
+}
+Get-SwarmNode -Role Worker | Set-SwarmNodeLabel -Remove 'node.tier' | Out-Null
 Disconnect-SwarmCluster
