@@ -25,6 +25,10 @@
         'Remove-SwarmNode'
         'Get-SwarmJoinToken'
         'Invoke-SwarmTokenRotation'
+        'Get-SwarmStack'
+        'Get-SwarmService'
+        'Get-SwarmTask'
+        'Remove-SwarmStack'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -36,7 +36,7 @@ namespace SwarmAdmin.Commands
             SwarmContext ctx = ResolveContext();
             IList<NodeListResponse> nodes = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
             ctx.LastKnownNodes = nodes;
-            IList<SwarmService> services = await CallAsync(ctx, "GET /services", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters(), t));
+            IList<Docker.DotNet.Models.SwarmService> services = await CallAsync(ctx, "GET /services", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters(), t));
             var filter = new TasksListParameters
             {
                 Filters = new Dictionary<string, IDictionary<string, bool>> { ["desired-state"] = new Dictionary<string, bool> { ["running"] = true } },

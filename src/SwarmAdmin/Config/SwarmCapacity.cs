@@ -50,10 +50,10 @@ namespace SwarmAdmin.Config
         /// Reserved = for every task that holds a reservation on the node (desired state running, assigned..running),
         /// its service's TaskTemplate.Resources.Reservations (the task's own spec when the service is gone).
         /// </summary>
-        public static List<SwarmCapacityRow> FromSwarm(string cluster, IEnumerable<NodeListResponse> nodes, IEnumerable<SwarmService> services, IEnumerable<TaskResponse> tasks)
+        public static List<SwarmCapacityRow> FromSwarm(string cluster, IEnumerable<NodeListResponse> nodes, IEnumerable<Docker.DotNet.Models.SwarmService> services, IEnumerable<TaskResponse> tasks)
         {
             var reservations = new Dictionary<string, SwarmResources>(StringComparer.Ordinal);
-            foreach (SwarmService s in services ?? Enumerable.Empty<SwarmService>())
+            foreach (Docker.DotNet.Models.SwarmService s in services ?? Enumerable.Empty<Docker.DotNet.Models.SwarmService>())
             {
                 if (s?.ID != null) reservations[s.ID] = s.Spec?.TaskTemplate?.Resources?.Reservations;
             }

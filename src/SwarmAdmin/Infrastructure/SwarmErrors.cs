@@ -31,6 +31,8 @@ namespace SwarmAdmin.Infrastructure
         public const string InvalidLabel = "InvalidNodeLabel";
         public const string DrainTimeout = "SwarmNodeDrainTimeout";
         public const string NodeInOtherSwarm = "NodeInOtherSwarm";
+        public const string StackNotFound = "SwarmStackNotFound";
+        public const string ServiceNotFound = "SwarmServiceNotFound";
         public const string QuorumGuard = "QuorumGuard";
         public const string JoinFailed = "SwarmJoinFailed";
         public const string EngineApiError = "EngineApiError";
