@@ -35,28 +35,45 @@ namespace SwarmAdmin.Commands
     }
 
     /// <summary>Get-SwarmService: services, optionally of one stack (docker service ls / docker stack services).</summary>
-    [Cmdlet(VerbsCommon.Get, "SwarmService")]
+    [Cmdlet(VerbsCommon.Get, "SwarmService", DefaultParameterSetName = "Filter")]
     [OutputType(typeof(SwarmService))]
     public sealed class GetSwarmServiceCommand : SwarmContextCmdlet
     {
         /// <summary>Service names (with the stack prefix, e.g. web_app) or IDs; wildcards allowed.</summary>
-        [Parameter(Position = 0, ValueFromPipeline = true)]
+        [Parameter(ParameterSetName = "Filter", Position = 0)]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[] Name { get; set; }
 
         /// <summary>Only the services of these stacks.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = "Filter")]
         [ValidateNotNullOrEmpty]
         public string[] Stack { get; set; }
+
+        /// <summary>Stacks (their services), services (read again) or service names from the pipeline.</summary>
+        [Parameter(ParameterSetName = "Pipeline", Mandatory = true, ValueFromPipeline = true)]
+        [ValidateNotNull]
+        public object InputObject { get; set; }
 
         protected override async Task ProcessRecordAsync()
         {
             SwarmContext ctx = ResolveContext();
+            string[] names = Name, stacks = Stack;
+            switch (InputObject is PSObject pso ? pso.BaseObject : InputObject)
+            {
+                case null: break;
+                case SwarmStack st: stacks = new[] { st.Name }; break;
+                case SwarmService sv: names = new[] { sv.Id }; break;
+                case string text: names = new[] { text }; break;
+                default:
+                    WriteError(SwarmErrors.Record(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument,
+                        $"Get-SwarmService takes stacks, services or names from the pipeline, not {InputObject.GetType().Name}.", InputObject));
+                    return;
+            }
             var services = await CallAsync(ctx, "GET /services?status=true", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters { Status = true }, t));
-            var all = services.Select(s => SwarmService.From(s, ctx)).Where(s => Stack == null || Stack.Contains(s.Stack, StringComparer.Ordinal))
+            var all = services.Select(s => SwarmService.From(s, ctx)).Where(s => stacks == null || stacks.Contains(s.Stack, StringComparer.Ordinal))
                 .OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
-            foreach (var s in StackNames.Filter(all, x => x.Name, Name, this, "service", x => x.Id)) WriteObject(s);
+            foreach (var s in StackNames.Filter(all, x => x.Name, names, this, "service", x => x.Id)) WriteObject(s);
         }
     }
 

@@ -11,6 +11,8 @@ namespace SwarmAdmin
     public sealed class SwarmStack
     {
         public string Name { get; set; }
+        /// <summary>The same as Name: lets a stack piped into Get-SwarmService or Get-SwarmTask bind to their -Stack.</summary>
+        public string Stack => Name;
         public int Services { get; set; }
         public string[] ServiceNames { get; set; } = Array.Empty<string>();
         [Hidden] public SwarmContext Context { get; set; }
