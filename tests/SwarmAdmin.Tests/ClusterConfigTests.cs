@@ -603,7 +603,7 @@ namespace SwarmAdmin.Tests
                 Spec = new NodeUpdateParameters { Role = role },
                 Description = new NodeDescription { Hostname = name, Resources = new SwarmResources { NanoCPUs = (long)(cpus * 1e9), MemoryBytes = gib << 30 } },
             };
-            SwarmService Service(string id, double cpus, long mib) => new SwarmService
+            Docker.DotNet.Models.SwarmService Service(string id, double cpus, long mib) => new Docker.DotNet.Models.SwarmService
             {
                 ID = id,
                 Spec = new ServiceSpec { TaskTemplate = new TaskSpec { Resources = new ResourceRequirements { Reservations = new SwarmResources { NanoCPUs = (long)(cpus * 1e9), MemoryBytes = mib << 20 } } } },
@@ -612,7 +612,7 @@ namespace SwarmAdmin.Tests
                 => new TaskResponse { ServiceID = service, NodeID = node, DesiredState = desired, Status = new TaskStatus { State = state } };
 
             var nodes = new[] { Node("n1", "mgr-1", "manager", 4, 8), Node("n2", "wrk-2", "worker", 2, 4), Node("n3", "wrk-1", "worker", 2, 4) };
-            var services = new[] { Service("web", 0.5, 512), Service("db", 1, 2048), Service("free", 0, 0) };
+            var services = new Docker.DotNet.Models.SwarmService[] { Service("web", 0.5, 512), Service("db", 1, 2048), Service("free", 0, 0) };
             var tasks = new[]
             {
                 Task("web", "n1", TaskState.Running), Task("web", "n2", TaskState.Running), Task("web", "n2", TaskState.Starting),
