@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using SwarmAdmin.Infrastructure;
 using System.Management.Automation;
 using System.Net;
 using System.Text.RegularExpressions;
@@ -80,47 +81,7 @@ namespace SwarmAdmin.Config
         }
 
         /// <summary>The allowed key closest to <paramref name="key"/> (synonyms, case, then edit distance), or null.</summary>
-        internal static string Suggest(string key, IReadOnlyCollection<string> allowed)
-        {
-            if (string.IsNullOrEmpty(key)) return null;
-            string sameCase = allowed.FirstOrDefault(a => string.Equals(a, key, StringComparison.OrdinalIgnoreCase));
-            if (sameCase != null) return sameCase;
-            string squashed = key.Replace("_", string.Empty).Replace("-", string.Empty);
-            sameCase = allowed.FirstOrDefault(a => string.Equals(a, squashed, StringComparison.OrdinalIgnoreCase));
-            if (sameCase != null) return sameCase;
-            if (Synonyms.TryGetValue(squashed, out string[] words))
-            {
-                string hit = words.FirstOrDefault(w => allowed.Contains(w));
-                if (hit != null) return hit;
-            }
-            string best = null; int bestDistance = int.MaxValue;
-            foreach (string a in allowed)
-            {
-                int d = Distance(key.ToLowerInvariant(), a.ToLowerInvariant());
-                if (d < bestDistance) { best = a; bestDistance = d; }
-            }
-            int limit = Math.Max(1, Math.Min(3, key.Length / 3));
-            if (bestDistance <= limit) return best;
-            // a prefix of an allowed key ("knownHosts" for "knownHostsPath")
-            return allowed.Where(a => key.Length >= 3 && a.StartsWith(key, StringComparison.OrdinalIgnoreCase)).OrderBy(a => a.Length).FirstOrDefault();
-        }
-
-        private static int Distance(string a, string b)
-        {
-            var d = new int[a.Length + 1, b.Length + 1];
-            for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-            for (int j = 0; j <= b.Length; j++) d[0, j] = j;
-            for (int i = 1; i <= a.Length; i++)
-            {
-                for (int j = 1; j <= b.Length; j++)
-                {
-                    int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                    d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                    if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-                }
-            }
-            return d[a.Length, b.Length];
-        }
+        internal static string Suggest(string key, IReadOnlyCollection<string> allowed) => KeySuggestion.Closest(key, allowed, Synonyms);
 
         /// <summary>A size: a number of GiB, or a number with a unit (K, M, G, T, optionally followed by B or iB; binary units as in Proxmox). Returns MiB.</summary>
         internal static bool TryParseSizeMB(string text, out double megabytes)

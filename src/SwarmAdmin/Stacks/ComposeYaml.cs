@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Collections.Specialized;
 using System.Globalization;
 using System.Linq;
+using SwarmAdmin.Infrastructure;
 using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
@@ -147,45 +148,7 @@ namespace SwarmAdmin.Stacks
         };
 
         /// <summary>The allowed key closest to <paramref name="key"/>, or null.</summary>
-        public static string Suggest(string key, IEnumerable<string> allowedKeys)
-        {
-            var allowed = allowedKeys.ToList();
-            if (string.IsNullOrEmpty(key)) return null;
-            string same = allowed.FirstOrDefault(a => string.Equals(a, key, StringComparison.OrdinalIgnoreCase));
-            if (same != null) return same;
-            string squashed = key.Replace("_", string.Empty).Replace("-", string.Empty);
-            same = allowed.FirstOrDefault(a => string.Equals(a.Replace("_", string.Empty).Replace("-", string.Empty), squashed, StringComparison.OrdinalIgnoreCase));
-            if (same != null) return same;
-            if (Synonyms.TryGetValue(squashed, out string[] words))
-            {
-                string hit = words.FirstOrDefault(allowed.Contains);
-                if (hit != null) return hit;
-            }
-            string best = null; int bestDistance = int.MaxValue;
-            foreach (string a in allowed)
-            {
-                int d = Distance(key.ToLowerInvariant(), a.ToLowerInvariant());
-                if (d < bestDistance) { best = a; bestDistance = d; }
-            }
-            int limit = Math.Max(1, Math.Min(3, key.Length / 3));
-            if (bestDistance <= limit) return best;
-            return allowed.Where(a => key.Length >= 3 && a.StartsWith(key, StringComparison.OrdinalIgnoreCase)).OrderBy(a => a.Length).FirstOrDefault();
-        }
-
-        private static int Distance(string a, string b)
-        {
-            var d = new int[a.Length + 1, b.Length + 1];
-            for (int i = 0; i <= a.Length; i++) d[i, 0] = i;
-            for (int j = 0; j <= b.Length; j++) d[0, j] = j;
-            for (int i = 1; i <= a.Length; i++)
-                for (int j = 1; j <= b.Length; j++)
-                {
-                    int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                    d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                    if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-                }
-            return d[a.Length, b.Length];
-        }
+        public static string Suggest(string key, IEnumerable<string> allowedKeys) => KeySuggestion.Closest(key, allowedKeys, Synonyms);
 
         /// <summary>google/shlex Split as the CLI uses it for string command/entrypoint (no shell, # starts a comment).</summary>
         public static List<string> ShellSplit(string s, out string error)
