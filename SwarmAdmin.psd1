@@ -29,6 +29,7 @@
         'Get-SwarmService'
         'Get-SwarmTask'
         'Remove-SwarmStack'
+        'Get-SwarmServiceLog'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()
