@@ -31,9 +31,12 @@ Describe 'Get-SwarmServiceLog' {
     }
 
     It 'tails per task and filters by stream' {
-        $tail = Get-SwarmServiceLog logtest -Tail 1 -Stream stderr
-        $tail.Count | Should -Be 2     # one line of each task
+        # -Tail counts a task's last lines over both streams, so ask for enough that each task has a stderr line among them
+        $tail = Get-SwarmServiceLog logtest -Tail 4 -Stream stderr
         $tail | ForEach-Object { $_.Stream | Should -Be 'stderr' }
+        ($tail.TaskId | Sort-Object -Unique).Count | Should -Be 2
+        $tail.Count | Should -BeLessOrEqual 8
+        (Get-SwarmServiceLog logtest -Tail 1).Count | Should -Be 2   # one line of each task
         $since = Get-SwarmServiceLog logtest -Since ([DateTime]::UtcNow.AddSeconds(-3)) -Stream stdout
         $since | ForEach-Object { $_.Timestamp | Should -BeGreaterThan ([DateTime]::UtcNow.AddSeconds(-10)) }
     }
