@@ -494,7 +494,7 @@ namespace SwarmAdmin.Config
                     if (cidr != null)
                     {
                         if (!IpNetwork.TryParse(cidr, out subnet, out bool hostBits))
-                            Error(s.ValuePos("subnet"), key + ".subnet", s.Target, $"{key}.subnet: '{cidr}' is not a subnet in CIDR notation such as 192.168.4.0/24.");
+                            Error(s.ValuePos("subnet"), key + ".subnet", s.Target, $"{key}.subnet: '{cidr}' is not a subnet in CIDR notation such as 10.0.4.0/24.");
                         else if (hostBits)
                         {
                             Error(s.ValuePos("subnet"), key + ".subnet", s.Target, $"{key}.subnet: '{cidr}' has host bits set; the subnet is {subnet}.", $"Write {subnet}.");
