@@ -84,21 +84,7 @@ namespace SwarmAdmin.Commands
                 return;
             }
 
-            var emitted = new HashSet<string>(StringComparer.Ordinal);
-            foreach (string name in Name)
-            {
-                var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant);
-                var matches = candidates.Where(n => n.Hostname != null && pattern.IsMatch(n.Hostname)).ToList();
-                if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
-                {
-                    WriteError(NotFound(name, "name"));
-                    continue;
-                }
-                foreach (var m in matches)
-                {
-                    if (emitted.Add(m.Id)) WriteObject(m);
-                }
-            }
+            foreach (var m in NameFilter.Filter(candidates, n => n.Hostname, Name, name => WriteError(NotFound(name, "name")))) WriteObject(m);
         }
 
         private ErrorRecord NotFound(string what, string kind)

@@ -227,7 +227,7 @@ namespace SwarmAdmin.Commands
             // The managers to contact, and the token, fetched right before use. The token goes only into the
             // request body on the SSH channel: never a command line, an output stream or a file.
             var nodes = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
-            var remotes = nodes.Where(n => n.ManagerStatus != null && (n.ManagerStatus.Leader == true || n.ManagerStatus.Reachability == "reachable"))
+            var remotes = nodes.Where(n => n.IsReachableManager())
                 .OrderByDescending(n => n.ManagerStatus.Leader == true).Select(n => n.ManagerStatus.Addr).Where(a => !string.IsNullOrEmpty(a)).ToList();
             if (remotes.Count == 0) throw new SwarmException(SwarmErrorId.JoinFailed, ErrorCategory.ResourceUnavailable, "No reachable manager address is known to join through. Run Test-SwarmQuorum.", ctx);
 
@@ -269,7 +269,7 @@ namespace SwarmAdmin.Commands
         {
             bool ready = string.Equals(n.Status?.State, "ready", StringComparison.OrdinalIgnoreCase);
             if (role == "manager")
-                return ready && n.ManagerStatus != null && (n.ManagerStatus.Leader == true || string.Equals(n.ManagerStatus.Reachability, "reachable", StringComparison.OrdinalIgnoreCase));
+                return ready && n.IsReachableManager();
             return ready && n.ManagerStatus == null;
         }
     }

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Threading.Tasks;
 using Docker.DotNet.Models;
 using SwarmAdmin.Connection;
+using SwarmAdmin.Nodes;
 
 namespace SwarmAdmin.Commands
 {
@@ -45,7 +46,7 @@ namespace SwarmAdmin.Commands
             Verbose($"{Describe(updated)} is now a {wanted}; waiting for it to settle.");
             updated = await WaitForNodeAsync(ctx, updated.ID,
                 n => wanted == "worker" ? n.ManagerStatus == null
-                                        : n.ManagerStatus != null && (n.ManagerStatus.Leader == true || string.Equals(n.ManagerStatus.Reachability, "reachable", StringComparison.OrdinalIgnoreCase)),
+                                        : n.IsReachableManager(),
                 TimeSpan.FromSeconds(TimeoutSec), wanted == "worker" ? "leave the managers" : "become a reachable manager");
             WriteObject(SwarmNode.From(updated, ctx));
         }

@@ -6,10 +6,17 @@ using System.Threading.Tasks;
 using Docker.DotNet.Models;
 using SwarmAdmin.Connection;
 using SwarmAdmin.Infrastructure;
-using ApiService = Docker.DotNet.Models.SwarmService;
+using static SwarmAdmin.Commands.StackErrors;
 
 namespace SwarmAdmin.Commands
 {
+    internal static class StackErrors
+    {
+        public static ErrorRecord NotFound(string kind, string name) => SwarmErrors.Record(
+            kind == "stack" ? SwarmErrorId.StackNotFound : SwarmErrorId.ServiceNotFound, ErrorCategory.ObjectNotFound,
+            $"No {kind} '{name}' exists in the swarm. Run Get-Swarm{(kind == "stack" ? "Stack" : "Service")} without a name to list them.", name);
+    }
+
     /// <summary>Get-SwarmStack: the stacks of the swarm (docker stack ls).</summary>
     [Cmdlet(VerbsCommon.Get, "SwarmStack")]
     [OutputType(typeof(SwarmStack))]
@@ -30,7 +37,7 @@ namespace SwarmAdmin.Commands
                 .OrderBy(g => g.Key, StringComparer.Ordinal)
                 .Select(g => new SwarmStack { Name = g.Key, Services = g.Count(), ServiceNames = g.Select(s => s.Name).OrderBy(n => n, StringComparer.Ordinal).ToArray(), Context = ctx })
                 .ToList();
-            foreach (var s in StackNames.Filter(stacks, x => x.Name, Name, this, "stack")) WriteObject(s);
+            foreach (var s in NameFilter.Filter(stacks, x => x.Name, Name, n => WriteError(NotFound("stack", n)))) WriteObject(s);
         }
     }
 
@@ -73,7 +80,7 @@ namespace SwarmAdmin.Commands
             var services = await CallAsync(ctx, "GET /services?status=true", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters { Status = true }, t));
             var all = services.Select(s => SwarmService.From(s, ctx)).Where(s => stacks == null || stacks.Contains(s.Stack, StringComparer.Ordinal))
                 .OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
-            foreach (var s in StackNames.Filter(all, x => x.Name, names, this, "service", x => x.Id)) WriteObject(s);
+            foreach (var s in NameFilter.Filter(all, x => x.Name, names, n => WriteError(NotFound("service", n)), x => x.Id)) WriteObject(s);
         }
     }
 
@@ -136,31 +143,6 @@ namespace SwarmAdmin.Commands
             // like docker service ps: by service, then slot, newest first
             WriteObject(result.OrderBy(t => t.ServiceName, StringComparer.Ordinal).ThenBy(t => t.Slot ?? 0).ThenBy(t => t.NodeId, StringComparer.Ordinal)
                 .ThenByDescending(t => t.StateSince ?? DateTime.MinValue).ToList(), true);
-        }
-    }
-
-    internal static class StackNames
-    {
-        /// <summary>Name filtering with wildcards and a per-name ObjectNotFound error, shared by the Get-Swarm* cmdlets.</summary>
-        public static IEnumerable<T> Filter<T>(IReadOnlyList<T> items, Func<T, string> name, string[] patterns, Cmdlet cmdlet, string kind, Func<T, string> id = null)
-        {
-            if (patterns == null)
-            {
-                foreach (var i in items) yield return i;
-                yield break;
-            }
-            var seen = new HashSet<T>();
-            foreach (string p in patterns)
-            {
-                var wp = new WildcardPattern(p, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant);
-                var matches = items.Where(i => wp.IsMatch(name(i) ?? "") || (id != null && string.Equals(id(i), p, StringComparison.Ordinal))).ToList();
-                if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(p))
-                {
-                    cmdlet.WriteError(SwarmErrors.Record(kind == "stack" ? SwarmErrorId.StackNotFound : SwarmErrorId.ServiceNotFound, ErrorCategory.ObjectNotFound,
-                        $"No {kind} '{p}' exists in the swarm. Run Get-Swarm{(kind == "stack" ? "Stack" : "Service")} without a name to list them.", p));
-                }
-                foreach (var m in matches) if (seen.Add(m)) yield return m;
-            }
         }
     }
 }

@@ -282,11 +282,10 @@ namespace SwarmAdmin.Commands
         {
             var nodes = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
             var managers = nodes.Where(n => n.ManagerStatus != null || string.Equals(n.Spec?.Role, "manager", StringComparison.OrdinalIgnoreCase)).ToList();
-            bool IsReachable(NodeListResponse n) => n.ManagerStatus?.Leader == true || string.Equals(n.ManagerStatus?.Reachability, "reachable", StringComparison.OrdinalIgnoreCase);
-            int reachable = managers.Count(IsReachable);
+            int reachable = managers.Count(n => n.IsReachableManager());
             int unreachable = managers.Count - reachable;
             var me = managers.FirstOrDefault(m => m.ID == manager.ID);
-            bool memberReachable = me != null && IsReachable(me);
+            bool memberReachable = me.IsReachableManager();
             if (!QuorumAnalyzer.RemovalLosesQuorum(reachable, unreachable, memberReachable)) return;
             string why = memberReachable
                 ? $"{action} {Describe(manager)} risks the swarm's quorum: {reachable} of {managers.Count} managers are reachable, and the engine's rule refuses to take a reachable manager out when reachable - 2 <= unreachable ({reachable} - 2 <= {unreachable})."

@@ -88,24 +88,12 @@ namespace SwarmAdmin.Commands
             }
 
             if (_listed == null) _listed = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (string name in Name)
+            var byHostname = _listed.OrderBy(n => n.Description?.Hostname, StringComparer.OrdinalIgnoreCase);
+            foreach (var (m, name) in NameFilter.Matches(byHostname, n => n.Description?.Hostname, Name, missing => WriteError(NotFound(missing))))
             {
-                var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant);
-                var matches = _listed.Where(n => n.Description?.Hostname != null && pattern.IsMatch(n.Description.Hostname))
-                    .OrderBy(n => n.Description.Hostname, StringComparer.OrdinalIgnoreCase).ToList();
-                if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
-                {
-                    WriteError(NotFound(name));
-                    continue;
-                }
-                foreach (var m in matches)
-                {
-                    if (!seen.Add(m.ID)) continue;
-                    // the list may be older than this record: read the node again right before acting on it
-                    var fresh = await InspectAsync(ctx, m.ID, name);
-                    if (fresh != null) result.Add((name, fresh));
-                }
+                // the list may be older than this record: read the node again right before acting on it
+                var fresh = await InspectAsync(ctx, m.ID, name);
+                if (fresh != null) result.Add((name, fresh));
             }
             return result;
         }

@@ -7,6 +7,13 @@ using Docker.DotNet;
 
 namespace SwarmAdmin.Nodes
 {
+    internal static class NodeState
+    {
+        /// <summary>A manager the raft group can reach: the leader, or reachability "reachable".</summary>
+        public static bool IsReachableManager(this Docker.DotNet.Models.NodeListResponse n) =>
+            n?.ManagerStatus != null && (n.ManagerStatus.Leader == true || string.Equals(n.ManagerStatus.Reachability, "reachable", StringComparison.OrdinalIgnoreCase));
+    }
+
     /// <summary>Rules for node label keys, and label-set arithmetic.</summary>
     internal static class NodeLabels
     {
