@@ -30,6 +30,7 @@
         'Get-SwarmTask'
         'Remove-SwarmStack'
         'Get-SwarmServiceLog'
+        'Deploy-SwarmStack'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -125,12 +125,17 @@ namespace SwarmAdmin.Engine
         /// swarm update spells the rotate flags in lower case, which the engine ignores). Non-2xx answers throw
         /// DockerApiException like Docker.DotNet does.
         /// </summary>
-        public async Task<string> SendAsync(HttpMethod method, string pathAndQuery, string jsonBody, CancellationToken ct)
+        public Task<string> SendAsync(HttpMethod method, string pathAndQuery, string jsonBody, CancellationToken ct)
+            => SendAsync(method, pathAndQuery, jsonBody, null, ct);
+
+        /// <summary>The same with extra request headers (e.g. X-Registry-Auth, which must never be logged).</summary>
+        public async Task<string> SendAsync(HttpMethod method, string pathAndQuery, string jsonBody, System.Collections.Generic.IDictionary<string, string> headers, CancellationToken ct)
         {
             _raw = _raw ?? new HttpClient(_handler, disposeHandler: false) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
             using (var request = new HttpRequestMessage(method, new Uri($"http://docker/v{ApiVersion}/{pathAndQuery.TrimStart('/')}")))
             {
                 if (jsonBody != null) request.Content = new StringContent(jsonBody, System.Text.Encoding.UTF8, "application/json");
+                if (headers != null) foreach (var h in headers) request.Headers.TryAddWithoutValidation(h.Key, h.Value);
                 using (var response = await _raw.SendAsync(request, ct).ConfigureAwait(false))
                 {
                     string body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
