@@ -152,9 +152,10 @@ Describe 'Deploy-SwarmStack lifecycle' {
         try { Deploy-SwarmStack -Name depapp -Path (Join-Path $Dir 'app.yml') -ResolveImage Never -WhatIf | Should -BeNullOrEmpty }
         finally { Stop-Transcript | Out-Null }
         $text = Get-Content $log -Raw
-        $text | Should -Match 'What if: .*service depapp_web'
+        $text | Should -Match '(?s)What if: .*service depapp_web'
         $text | Should -Match 'STAGE=two\] -> \[STAGE=three\]'
         $text | Should -Match 'Create.*secret depapp_token-[0-9a-f]{10}'
+        $text | Should -Not -Match 'SecretID'
         $text | Should -Not -Match 'depapp_worker'
         (Get-Versions depapp)['depapp_web'] | Should -Be $before['depapp_web']
         (Get-StackObjects depapp).Secrets | Should -Be $objects.Secrets

@@ -5,7 +5,6 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Net.Http;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Threading;
@@ -567,19 +566,10 @@ namespace SwarmAdmin.Commands
             }
         }
 
-        /// <summary>NAME_key-&lt;10 hex&gt;: an HMAC of the content keyed with the swarm's cluster ID, so the name changes
-        /// with the content but does not let anyone outside the swarm test guesses of a secret against it.</summary>
-        internal static string VersionedName(string baseName, string hmacKey, byte[] content, string what)
-        {
-            string hash;
-            using (var h = new HMACSHA256(Encoding.UTF8.GetBytes(hmacKey)))
-                hash = string.Concat(h.ComputeHash(content ?? new byte[0]).Take(5).Select(b => b.ToString("x2")));
-            string name = baseName + "-" + hash;
-            if (name.Length > 64)
-                throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument,
-                    $"{what} name {baseName} is too long to add a content version ({name.Length} > 64 characters). Use a shorter stack name or key, or set name: explicitly.", baseName);
-            return name;
-        }
+        private static string VersionedName(string baseName, string hmacKey, byte[] content, string what)
+            => StackObjectVersions.VersionedName(baseName, hmacKey, content)
+               ?? throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument,
+                   $"{what} name {baseName} is too long to add a content version ({baseName.Length + 11} > 64 characters). Use a shorter stack name or key, or set name: explicitly.", baseName);
 
         private static string SerializeSpec<T>(T spec) => JsonSerializer.Serialize(spec, new JsonSerializerOptions { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull });
 

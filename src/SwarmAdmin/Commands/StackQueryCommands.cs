@@ -71,10 +71,12 @@ namespace SwarmAdmin.Commands
                 case null: break;
                 case SwarmStack st: stacks = new[] { st.Name }; break;
                 case SwarmService sv: names = new[] { sv.Id }; break;
+                case SwarmServiceDeployment sd: names = new[] { sd.Id ?? sd.Name }; break;
+                case SwarmStackDeployment sdep: stacks = new[] { sdep.Stack }; break;
                 case string text: names = new[] { text }; break;
                 default:
                     WriteError(SwarmErrors.Record(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument,
-                        $"Get-SwarmService takes stacks, services or names from the pipeline, not {InputObject.GetType().Name}.", InputObject));
+                        $"Get-SwarmService takes stacks, services, Deploy-SwarmStack results or names from the pipeline, not {InputObject.GetType().Name}.", InputObject));
                     return;
             }
             var services = await CallAsync(ctx, "GET /services?status=true", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters { Status = true }, t));
@@ -129,12 +131,14 @@ namespace SwarmAdmin.Commands
             {
                 case null: break;
                 case SwarmService s: serviceKeys = new[] { s.Id }; break;
+                case SwarmServiceDeployment sd: serviceKeys = new[] { sd.Id ?? sd.Name }; break;
                 case SwarmStack st: stacks = new[] { st.Name }; break;
+                case SwarmStackDeployment sdep: stacks = new[] { sdep.Stack }; break;
                 case SwarmNode n: nodeKeys = new[] { n.Id }; break;
                 case string text: serviceKeys = new[] { text }; break;
                 default:
                     WriteError(SwarmErrors.Record(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument,
-                        $"Get-SwarmTask takes services, stacks or nodes from the pipeline, not {InputObject.GetType().Name}.", InputObject));
+                        $"Get-SwarmTask takes services, stacks, nodes or Deploy-SwarmStack results from the pipeline, not {InputObject.GetType().Name}.", InputObject));
                     return;
             }
             if (stacks != null) result = result.Where(t => stacks.Contains(t.Stack, StringComparer.Ordinal));

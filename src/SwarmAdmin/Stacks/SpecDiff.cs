@@ -113,6 +113,10 @@ namespace SwarmAdmin.Stacks
                 if (string.Equals(x, y, StringComparison.Ordinal)) continue;
                 changes.Add(new SpecChange(path, Mask(path, x), Mask(path, y)));
             }
+            // a reference that now names another secret/config version: its new ID says nothing more
+            var paths = new HashSet<string>(changes.Select(c => c.Path), StringComparer.Ordinal);
+            changes.RemoveAll(c => (c.Path.EndsWith(".SecretID", StringComparison.Ordinal) && paths.Contains(c.Path.Substring(0, c.Path.Length - 2) + "Name"))
+                                || (c.Path.EndsWith(".ConfigID", StringComparison.Ordinal) && paths.Contains(c.Path.Substring(0, c.Path.Length - 2) + "Name")));
             return changes;
         }
 
