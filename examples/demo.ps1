@@ -36,5 +36,18 @@ Show '50 calls over the one open SSH connection' {
     $t = Measure-Command { 1..50 | ForEach-Object { Get-SwarmNode | Out-Null } }
     "{0} calls in {1:N2} s ({2:N1} ms each)" -f 50, $t.TotalSeconds, ($t.TotalMilliseconds / 50)
 }
+$mgmt = (Get-SwarmNode -Role Worker | Sort-Object Hostname | Select-Object -Last 1).Hostname
+Show "Deploy the reference stacks (Portainer-like UI pinned to $mgmt by its portainer.data label) and wait" {
+    & (Join-Path $PSScriptRoot 'deploy-stacks.ps1') -PortainerNode $mgmt -TimeoutSec 180
+}
+Show 'Where their tasks run' { Get-SwarmTask -Stack portainer, web -DesiredState running | Select-Object ServiceName, Node, CurrentState }
+Show 'Deploy again: nothing changed, so nothing is sent and no task restarts' {
+    Deploy-SwarmStack -Name web -Path (Join-Path $PSScriptRoot 'stacks/web.yml') -ResolveImage Never | Select-Object -ExpandProperty Services
+}
+Show 'Remove the stacks, waiting for their tasks so the networks go too' {
+    Get-SwarmStack -Name portainer, web, monitoring, infra | Remove-SwarmStack -Wait -Confirm:$false
+    Get-SwarmStack
+}
+Set-SwarmNodeLabel -Name $mgmt -Remove 'portainer.data' | Out-Null
 Get-SwarmNode -Role Worker | Set-SwarmNodeLabel -Remove 'node.tier' | Out-Null
 Disconnect-SwarmCluster

@@ -378,6 +378,14 @@ Describe 'Parity with docker stack deploy' {
         }
     }
 
+    It 'Deploy-SwarmStack takes over the stack <Example> that docker deployed without updating anything' -ForEach @(
+        @{ Example = 'portainer' }, @{ Example = 'web' }, @{ Example = 'monitoring' }, @{ Example = 'infra' }
+    ) {
+        $r = Deploy-SwarmStack -Name "pexc$Example" -Path (Join-Path $RepoRoot "examples/stacks/$Example.yml") -ResolveImage Never -Force -WarningAction SilentlyContinue
+        $r.Services.Count | Should -BeGreaterThan 0
+        $r.Services | Where-Object Action -ne 'Unchanged' | ForEach-Object { "$($_.Name): $($_.Changes -join '; ')" } | Should -BeNullOrEmpty
+    }
+
     It 'a redeploy of the kitchen-sink file is unchanged' {
         $env:PARITY_PREFIX = 'pour'; $env:PARITY_SUBNET = '10.232.0.0/24'
         try { $r = Deploy-SwarmStack -Name pour -Path (Join-Path $RepoRoot 'tests/fixtures/deploy/parity/parity.yml') -ResolveImage Never -Force -WarningAction SilentlyContinue }

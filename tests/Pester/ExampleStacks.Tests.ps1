@@ -1,25 +1,15 @@
-# examples/stacks run in the lab: deployed with the docker CLI inside a node (Deploy-SwarmStack is still to come),
-# checked with SwarmAdmin: every service converges and lands where its placement says.
+# examples/stacks run in the lab, deployed with Deploy-SwarmStack -Wait (tests/Pester/DeploySwarmStack.Tests.ps1
+# deploys them with the docker CLI too and compares the specs): every service converges and lands where its placement
+# says, and a second deploy changes nothing.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:Ctx = Connect-Lab
-    $script:M1 = $Managers[0].Name
     $script:Mgmt = $Workers[-1].Name
     Set-SwarmNodeLabel -Name $Mgmt -Add @{ 'portainer.data' = 'true' } | Out-Null
-    $env:DOCKER_HOST = $Lab.DockerHost
-    try {
-        & docker exec $M1 mkdir -p /tmp/examples | Out-Null
-        foreach ($f in Get-ChildItem (Join-Path $RepoRoot 'examples/stacks') -Filter *.yml) {
-            Get-Content $f.FullName -Raw | & docker exec -i $M1 sh -c "cat > /tmp/examples/$($f.Name)"
-            $out = & docker exec -w /tmp/examples $M1 docker stack deploy --detach=true --resolve-image never -c $f.Name "ex$($f.BaseName)" 2>&1
-            if ($LASTEXITCODE) { throw "docker stack deploy $($f.Name) failed: $out" }
-        }
-    }
-    finally { Remove-Item Env:DOCKER_HOST -ErrorAction SilentlyContinue }
     $script:Joined = @($Managers) + @($Workers)
-    $deadline = [DateTime]::UtcNow.AddSeconds(120)
-    do { Start-Sleep 2; $pending = @(Get-SwarmService -Stack exportainer, exweb, exmonitoring, exinfra | Where-Object { $_.Running -lt $_.Desired -or $_.Desired -eq 0 }) }
-    until ($pending.Count -eq 0 -or [DateTime]::UtcNow -gt $deadline)
+    $script:Results = foreach ($f in Get-ChildItem (Join-Path $RepoRoot 'examples/stacks') -Filter *.yml | Sort-Object Name) {
+        Deploy-SwarmStack -Name "ex$($f.BaseName)" -Path $f.FullName -ResolveImage Never -Wait -TimeoutSec 180
+    }
 }
 
 AfterAll {
@@ -29,6 +19,19 @@ AfterAll {
 }
 
 Describe 'examples/stacks in the lab' {
+    It 'Deploy-SwarmStack -Wait reports every example converged' {
+        $Results | Should -HaveCount 4
+        $Results | ForEach-Object { $_.Converged | Should -BeTrue -Because "stack $($_.Stack) should converge" }
+        $Results.Services | ForEach-Object { $_.State | Should -Be 'Converged'; $_.Running | Should -Be $_.Desired }
+    }
+
+    It 'a second deploy of every example sends nothing' {
+        foreach ($f in Get-ChildItem (Join-Path $RepoRoot 'examples/stacks') -Filter *.yml) {
+            $r = Deploy-SwarmStack -Name "ex$($f.BaseName)" -Path $f.FullName -ResolveImage Never
+            $r.Services | Where-Object Action -ne 'Unchanged' | ForEach-Object { "$($_.Name): $($_.Changes -join '; ')" } | Should -BeNullOrEmpty
+        }
+    }
+
     It 'every service of every example converges' {
         $services = Get-SwarmService -Stack exportainer, exweb, exmonitoring, exinfra
         $services.Count | Should -Be 5

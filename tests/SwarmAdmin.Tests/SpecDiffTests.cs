@@ -47,8 +47,9 @@ namespace SwarmAdmin.Tests
                 s.Mode.Replicated.Replicas = 1;
                 s.TaskTemplate.RestartPolicy = new SwarmRestartPolicy { MaxAttempts = 0, Delay = TimeSpan.FromSeconds(5), Window = TimeSpan.Zero };
                 s.TaskTemplate.ContainerSpec.Mounts = new List<Mount>();   // empty lists are not kept
+                s.UpdateConfig = new SwarmUpdateConfig { Parallelism = 1, FailureAction = "pause", Order = "stop-first" };
             });
-            var desired = Spec(s => s.TaskTemplate.RestartPolicy = new SwarmRestartPolicy());
+            var desired = Spec(s => { s.TaskTemplate.RestartPolicy = new SwarmRestartPolicy(); s.UpdateConfig = new SwarmUpdateConfig { Parallelism = 1 }; });
             Assert.Empty(SpecDiff.Compare(live, desired));
         }
 
@@ -99,6 +100,14 @@ namespace SwarmAdmin.Tests
             var changes = SpecDiff.Compare(Spec(), desired);
             Assert.Equal(new[] { "Labels.com.example.team", "TaskTemplate.ContainerSpec.Image" }, changes.Select(c => c.Path));
             Assert.Equal("Labels, Image", SpecDiff.Summarize(changes));
+        }
+
+        [Fact]
+        public void An_empty_label_value_is_a_value_but_an_empty_field_is_not_set()
+        {
+            var withFlag = Spec(s => s.Labels["com.example.flag"] = "");
+            Assert.Equal("Labels.com.example.flag", Assert.Single(SpecDiff.Compare(Spec(), withFlag)).Path);
+            Assert.Empty(SpecDiff.Compare(Spec(), Spec(s => s.TaskTemplate.ContainerSpec.Hostname = "")));
         }
 
         [Theory]

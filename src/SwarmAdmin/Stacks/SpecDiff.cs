@@ -42,6 +42,11 @@ namespace SwarmAdmin.Stacks
             ["TaskTemplate.ContainerSpec.Isolation"] = "default",
             ["EndpointSpec.Mode"] = "vip",
             ["Mode.Replicated.Replicas"] = "1",
+            // the engine turns "" into these when it converts the spec (daemon/cluster/convert/service.go)
+            ["UpdateConfig.FailureAction"] = "pause",
+            ["UpdateConfig.Order"] = "stop-first",
+            ["RollbackConfig.FailureAction"] = "pause",
+            ["RollbackConfig.Order"] = "stop-first",
             ["TaskTemplate.RestartPolicy.MaxAttempts"] = "0",
             ["TaskTemplate.RestartPolicy.Delay"] = "00:00:05",
             ["TaskTemplate.RestartPolicy.Window"] = "00:00:00",
@@ -91,13 +96,20 @@ namespace SwarmAdmin.Stacks
                 case JsonValueKind.Undefined:
                     break;
                 case JsonValueKind.String:
-                    into[path] = e.GetString();
+                    string text = e.GetString();
+                    // "" is "not set" for a spec field (Go omitempty), but a real value in a map (a label "flag": "")
+                    if (text.Length == 0 && !InMap(path)) break;
+                    into[path] = text;
                     break;
                 default:
                     into[path] = e.GetRawText();
                     break;
             }
         }
+
+        private static bool InMap(string path) =>
+            path.StartsWith("Labels.", StringComparison.Ordinal) || path.Contains(".Labels.") || path.Contains(".Options.")
+            || path.Contains(".Sysctls.") || path.Contains(".DriverOpts.");
 
         /// <summary>The differences from <paramref name="live"/> to <paramref name="desired"/>, sorted by path; empty when
         /// a deploy would change nothing.</summary>

@@ -1,0 +1,28 @@
+<#
+.SYNOPSIS
+    Deploys the reference cluster's stacks (examples/stacks/*.yml) onto the connected swarm and waits until every
+    service runs; a stack that does not converge is rolled back to its previous specs.
+.DESCRIPTION
+    Run Connect-SwarmCluster first. The Portainer-like stack is pinned to the node labelled portainer.data=true:
+    pass -PortainerNode to label that node first (the cluster file's labels do this for you with Join-SwarmNode).
+    Rerunning the script changes nothing on services whose files did not change (their tasks keep running).
+.EXAMPLE
+    Connect-SwarmCluster -Endpoint ssh://admin@manager1 | Out-Null
+    ./examples/deploy-stacks.ps1 -PortainerNode mgmt-worker -WhatIf
+.EXAMPLE
+    ./examples/deploy-stacks.ps1 -Stack web, monitoring | Format-Table
+#>
+[CmdletBinding(SupportsShouldProcess)]
+param(
+    [string[]]$Stack = @('portainer', 'web', 'monitoring', 'infra'),
+    [string]$PortainerNode,
+    [int]$TimeoutSec = 300
+)
+$ErrorActionPreference = 'Stop'
+if ($PortainerNode) {
+    Set-SwarmNodeLabel -Name $PortainerNode -Add @{ 'portainer.data' = 'true' } -WhatIf:$WhatIfPreference | Out-Null
+}
+foreach ($name in $Stack) {
+    $file = Join-Path $PSScriptRoot "stacks/$name.yml"
+    Deploy-SwarmStack -Name $name -Path $file -Wait -TimeoutSec $TimeoutSec -RollbackOnFailure -WhatIf:$WhatIfPreference
+}
