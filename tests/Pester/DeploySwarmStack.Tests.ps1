@@ -157,6 +157,10 @@ Describe 'Deploy-SwarmStack lifecycle' {
         $text | Should -Match 'Create.*secret depapp_token-[0-9a-f]{10}'
         $text | Should -Not -Match 'SecretID'
         $text | Should -Not -Match 'depapp_worker'
+        # a stack that does not exist yet: the plan, and nothing created
+        Deploy-SwarmStack -Name depwhatif -Path (Join-Path $Dir 'app.yml') -ResolveImage Never -WhatIf | Should -BeNullOrEmpty
+        $o = Get-StackObjects depwhatif
+        $o.Services + $o.Networks + $o.Secrets + $o.Configs | Should -BeNullOrEmpty
         (Get-Versions depapp)['depapp_web'] | Should -Be $before['depapp_web']
         (Get-StackObjects depapp).Secrets | Should -Be $objects.Secrets
     }
@@ -391,5 +395,36 @@ Describe 'Parity with docker stack deploy' {
         try { $r = Deploy-SwarmStack -Name pour -Path (Join-Path $RepoRoot 'tests/fixtures/deploy/parity/parity.yml') -ResolveImage Never -Force -WarningAction SilentlyContinue }
         finally { Remove-Item Env:PARITY_PREFIX, Env:PARITY_SUBNET }
         $r.Services | Where-Object Action -ne 'Unchanged' | ForEach-Object { "$($_.Name): $($_.Changes -join '; ')" } | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Deploy-SwarmStack -WithRegistryAuth' {
+    BeforeAll {
+        $script:Cfg = Join-Path $Dir 'dockercfg'
+        New-Item -ItemType Directory $Cfg -Force | Out-Null
+        $script:Auth = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes('bob:s3cret-pw-123'))
+        $script:Private = Join-Path $Dir 'private.yml'
+        "services:`n  p:`n    image: registry.lab.example:5000/team/app:1`n    deploy:`n      replicas: 0`n" | Set-Content $Private
+    }
+
+    It 'sends the credentials of each image''s registry and shows them in no stream' {
+        @{ auths = @{ 'registry.lab.example:5000' = @{ auth = $Auth } } } | ConvertTo-Json -Depth 5 | Set-Content (Join-Path $Cfg 'config.json')
+        $env:DOCKER_CONFIG = $Cfg
+        $DebugPreference = 'Continue'
+        try { $out = Deploy-SwarmStack -Name depauth -Path $Private -WithRegistryAuth -Verbose *>&1 | Out-String -Width 400 }
+        finally { Remove-Item Env:DOCKER_CONFIG; $DebugPreference = 'SilentlyContinue' }
+        $out | Should -Match 'registry credentials for registry\.lab\.example:5000 \(bob\)'
+        $out | Should -Not -Match 's3cret'
+        $out | Should -Not -Match ([regex]::Escape($Auth))
+        (Get-SwarmService -Stack depauth).Name | Should -Be 'depauth_p'
+    }
+
+    It 'a malformed config.json is an error that names the file, not what is in it' {
+        '{ "auths": { "registry.lab.example:5000": { "auth": "s3cret-pw-123" ' | Set-Content (Join-Path $Cfg 'config.json')
+        $env:DOCKER_CONFIG = $Cfg
+        try { Deploy-SwarmStack -Name depauth -Path $Private -WithRegistryAuth -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty }
+        finally { Remove-Item Env:DOCKER_CONFIG }
+        $e[0].Exception.Message | Should -Match 'config.json'
+        $e[0].Exception.Message | Should -Not -Match 's3cret'
     }
 }
