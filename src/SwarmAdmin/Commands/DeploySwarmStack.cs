@@ -108,7 +108,7 @@ namespace SwarmAdmin.Commands
                 var result = await DeployAsync(ctx, project);
                 if (result != null) WriteObject(result);
             }
-            catch (Exception ex) when (!(ex is PipelineStoppedException) && !(ex is TerminatingErrorException) && !(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
+            catch (Exception ex) when (!(ex is PipelineStoppedException) && !(ex is ActionPreferenceStopException) && !(ex is TerminatingErrorException) && !(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
             {
                 WriteErrorFor(ex, Name);
             }
@@ -182,6 +182,8 @@ namespace SwarmAdmin.Commands
             public bool Approved;
             public SwarmServiceDeployment Result;
             public RegistryCredential Credential;
+            /// <summary>The engine accepted the create/update of this deploy.</summary>
+            public bool Sent;
         }
 
         private static bool InStack(IDictionary<string, string> labels, string stack) =>
@@ -344,8 +346,22 @@ namespace SwarmAdmin.Commands
                                                       || (!p.Create && p.UpdateLabels && ShouldProcess($"secret {p.Name}", "Update labels"))).ToList();
             var approvedConfigs = configPlans.Where(p => (p.Create && ShouldProcess($"config {p.Name}", "Create"))
                                                       || (!p.Create && p.UpdateLabels && ShouldProcess($"config {p.Name}", "Update labels"))).ToList();
+            // objects the user said no to (-Confirm): the services that need them cannot be deployed; under -WhatIf
+            // every answer is no, and the plan shows them all
+            bool whatIfRun = IsWhatIf();
+            var declined = whatIfRun ? new HashSet<string>(StringComparer.Ordinal) : new HashSet<string>(secretPlans.Where(p => p.Create && !approvedSecrets.Contains(p)).Select(p => "secret " + p.Name)
+                .Concat(configPlans.Where(p => p.Create && !approvedConfigs.Contains(p)).Select(p => "config " + p.Name)), StringComparer.Ordinal);
             foreach (var p in plans)
             {
+                var cs = p.Spec.TaskTemplate.ContainerSpec;
+                var missing = (cs.Secrets ?? new List<SecretReference>()).Select(r => "secret " + r.SecretName)
+                    .Concat((cs.Configs ?? new List<SwarmConfigReference>()).Select(r => "config " + r.ConfigName)).Where(declined.Contains).ToList();
+                if (missing.Count > 0 && p.Action != SwarmDeployAction.Unchanged)
+                {
+                    WriteWarning($"service {p.Spec.Name} is not deployed: it needs {string.Join(", ", missing)}, which was not created.");
+                    p.Approved = false;
+                    continue;
+                }
                 switch (p.Action)
                 {
                     case SwarmDeployAction.Created:
@@ -362,8 +378,7 @@ namespace SwarmAdmin.Commands
             }
             var approvedPrune = pruned.Where(s => ShouldProcess($"service {s.Spec.Name}", "Remove (not in the compose files; -Prune)")).ToList();
             bool anything = approvedNetworks.Count + approvedSecrets.Count + approvedConfigs.Count + approvedPrune.Count + plans.Count(p => p.Approved) > 0;
-            bool whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out object wi) && wi is SwitchParameter sw && sw.IsPresent;
-            if (whatIf)
+            if (whatIfRun)
             {
                 progress.RecordType = ProgressRecordType.Completed; WriteProgress(progress);
                 return null;
@@ -450,6 +465,7 @@ namespace SwarmAdmin.Commands
                         }, t), retryOnOtherManager: false).ConfigureAwait(false);
                         warnings = r.Warnings;
                     }
+                    p.Sent = true;
                     foreach (string w in warnings ?? new List<string>()) ((IOperationLog)this).Warning($"service {p.Spec.Name}: {w}");
                 }
                 catch (Exception ex) when (!(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
@@ -476,13 +492,18 @@ namespace SwarmAdmin.Commands
                 Verbose($"Removing service {s.Spec.Name} (-Prune: not in the compose files).");
                 try { await CallAsync<bool>(ctx, $"DELETE /services/{s.ID}", async (c, t) => { await c.Swarm.RemoveServiceAsync(s.ID, t); return true; }, retryOnOtherManager: false); }
                 catch (DockerApiException ex) when ((int)ex.StatusCode == 404) { }
+                catch (Exception ex) when (!(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
+                {
+                    WriteError(SwarmErrors.ToRecord(new SwarmException("ServiceDeployFailed", ErrorCategory.WriteError,
+                        $"failed to remove service {s.Spec.Name} (-Prune): {SwarmErrors.Unwrap(ex).Message}", s.Spec.Name, ex), s.Spec.Name));
+                }
             }
 
             result.Services = plans.Select(p => p.Result = new SwarmServiceDeployment
             {
                 Stack = ns, Name = p.Spec.Name, Key = p.Key, Id = p.Id,
-                Action = p.Action == SwarmDeployAction.Unchanged || p.Approved ? p.Action : SwarmDeployAction.Unchanged,
-                Changes = p.Approved ? p.Changes.Select(c => c.ToString()).ToArray() : Array.Empty<string>(),
+                Action = p.Action == SwarmDeployAction.Unchanged || p.Sent ? p.Action : SwarmDeployAction.Unchanged,
+                Changes = p.Sent ? p.Changes.Select(c => c.ToString()).ToArray() : Array.Empty<string>(),
                 Image = p.Spec.TaskTemplate.ContainerSpec.Image, Context = ctx,
             }).Concat(approvedPrune.Select(s => new SwarmServiceDeployment
             {
@@ -494,7 +515,6 @@ namespace SwarmAdmin.Commands
             {
                 foreach (var (plan, error) in failures.OrderBy(f => f.Plan.Spec.Name, StringComparer.Ordinal))
                 {
-                    plan.Result.Action = SwarmDeployAction.Unchanged;
                     string msg = error is DockerApiException api ? SwarmErrors.ApiMessage(api) : SwarmErrors.Unwrap(error).Message;
                     var rec = SwarmErrors.ToRecord(new SwarmException("ServiceDeployFailed", ErrorCategory.WriteError,
                         $"failed to {(plan.Live == null ? "create" : "update")} service {plan.Spec.Name}: {msg}", plan.Spec.Name, error), plan.Spec.Name);
@@ -505,26 +525,35 @@ namespace SwarmAdmin.Commands
             // 7. wait, roll back, clean old versions
             if (Wait)
             {
-                var waited = result.Services.Where(s => s.Action == SwarmDeployAction.Created || s.Action == SwarmDeployAction.Updated || s.Action == SwarmDeployAction.Unchanged).ToList();
-                bool ok = await WaitAsync(ctx, ns, waited, progress);
+                var waited = result.Services.Where(s => s.Id != null && s.Action != SwarmDeployAction.Removed).ToList();
+                var sentIds = new HashSet<string>(plans.Where(p => p.Sent).Select(p => p.Id), StringComparer.Ordinal);
+                bool ok = await WaitAsync(ctx, ns, waited, sentIds, nodes, progress);
                 result.Converged = ok && failures.Count == 0;
-                if (!ok)
+                if (!ok || failures.Count > 0)
                 {
                     var bad = waited.Where(s => s.State != SwarmConvergence.Converged).ToList();
-                    string detail = string.Join("; ", bad.Select(s => $"{s.Name}: {s.State} {s.Running}/{s.Desired}" + (s.Errors.Length > 0 ? $" ({s.Errors[0]})" : "")));
+                    string detail = string.Join("; ", bad.Select(s => $"{s.Name}: {s.State} {s.Running}/{s.Desired}" + (s.Errors.Length > 0 ? $" ({s.Errors[0]})" : ""))
+                        .Concat(failures.Select(f => $"{f.Plan.Spec.Name}: not sent")));
                     if (RollbackOnFailure)
                     {
-                        await RollbackAsync(ctx, plans.Where(p => p.Approved && p.Id != null).ToList(), result);
+                        await RollbackAsync(ctx, plans.Where(p => p.Sent).ToList(), result);
                         result.RolledBack = true;
                     }
                     WriteError(SwarmErrors.Record("StackNotConverged", ErrorCategory.OperationTimeout,
-                        $"stack {ns} did not converge within {TimeoutSec} s: {detail}." + (result.RolledBack ? " The previous specs were put back." : " Use -RollbackOnFailure to put the previous specs back automatically."), ns));
+                        $"stack {ns} did not converge" + (bad.Any(s => s.State == SwarmConvergence.TimedOut) ? $" within {TimeoutSec} s" : "") + $": {detail}." + (result.RolledBack ? " The previous specs were put back." : " Use -RollbackOnFailure to put the previous specs back automatically."), ns));
                 }
             }
             if (!result.RolledBack && anything)
             {
-                result.SecretsRemoved = await CleanVersionsAsync(ctx, ns, "secret", secretPlans, plans);
-                result.ConfigsRemoved = await CleanVersionsAsync(ctx, ns, "config", configPlans, plans);
+                // kept: what the services now run, and what a rollback would go back to (a sent service's previous spec
+                // is the live spec before this deploy; an untouched service keeps its own previous spec)
+                var specs = plans.Where(p => p.Sent || p.Live == null).Select(p => p.Spec)
+                    .Concat(plans.Where(p => p.Live != null).Select(p => p.Live.Spec))
+                    .Concat(plans.Where(p => p.Live != null && !p.Sent).Select(p => p.Live.PreviousSpec))
+                    .Concat(liveServices.Values.Where(l => !project.Services.ContainsKey(Descope(ns, l.Spec.Name))).SelectMany(l => new[] { l.Spec, l.PreviousSpec }))
+                    .Where(x => x != null).ToList();
+                result.SecretsRemoved = await CleanVersionsAsync(ctx, ns, "secret", secretPlans, specs);
+                result.ConfigsRemoved = await CleanVersionsAsync(ctx, ns, "config", configPlans, specs);
             }
             progress.RecordType = ProgressRecordType.Completed; WriteProgress(progress);
             result.Duration = watch.Elapsed;
@@ -532,6 +561,13 @@ namespace SwarmAdmin.Commands
         }
 
         // ------------------------------------------------------------------ helpers
+
+        /// <summary>-WhatIf given, or inherited through $WhatIfPreference (e.g. from a calling script's -WhatIf).</summary>
+        private bool IsWhatIf()
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out object wi)) return wi is SwitchParameter sw ? sw.IsPresent : LanguagePrimitives.IsTrue(wi);
+            return LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+        }
 
         private static IDictionary<string, IDictionary<string, bool>> LabelFilter(string ns) =>
             new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [ComposeConverter.LabelNamespace + "=" + ns] = true } };
@@ -562,7 +598,7 @@ namespace SwarmAdmin.Commands
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
                 throw new SwarmException("ComposeFileInvalid", ErrorCategory.ReadError,
-                    $"cannot read the file of {what} {key}: {file}: {ex.Message}. Nothing was changed.", file, ex);
+                    $"cannot read the file of {what} {key}: {file}: {ex.Message.TrimEnd('.')}. Nothing was changed.", file, ex);
             }
         }
 
@@ -617,21 +653,35 @@ namespace SwarmAdmin.Commands
             var queries = new Dictionary<string, Task<(string Digest, List<SwarmPlatform> Platforms, string Error)>>(StringComparer.Ordinal);
             string configDir = Environment.GetEnvironmentVariable("DOCKER_CONFIG");
             if (string.IsNullOrEmpty(configDir)) configDir = System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".docker");
+            // credentials per registry, resolved off the pipeline thread (a credential helper may take a while; Ctrl+C still works)
             var creds = new Dictionary<string, RegistryCredential>(StringComparer.Ordinal);
-            RegistryCredential CredentialFor(string image)
+            if (WithRegistryAuth)
             {
-                if (!WithRegistryAuth) return null;
-                string k = ImageReferences.AuthKey(image);
-                if (k == null) return null;
-                if (!creds.TryGetValue(k, out var c))
+                foreach (string image in plans.Select(p => project.Services[p.Key].Image).Distinct(StringComparer.Ordinal))
                 {
-                    try { c = RegistryCredentials.Resolve(image, configDir, (h, s) => RegistryCredentials.RunHelper(h, s, TimeSpan.FromSeconds(30))); }
-                    catch (Exception ex) when (ex is InvalidDataException || ex is ArgumentException) { throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidData, ex.Message, configDir, ex); }
+                    string k = ImageReferences.AuthKey(image);
+                    if (k == null || creds.ContainsKey(k)) continue;
+                    RegistryCredential c;
+                    try
+                    {
+                        var work = Task.Run(() => RegistryCredentials.Resolve(image, configDir, (h, srv) => RegistryCredentials.RunHelper(h, srv, TimeSpan.FromSeconds(30))));
+                        await Task.WhenAny(work, Task.Delay(Timeout.Infinite, StopToken));
+                        StopToken.ThrowIfCancellationRequested();
+                        c = await work;
+                    }
+                    catch (Exception ex) when (ex is InvalidDataException || ex is ArgumentException)
+                    {
+                        throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidData, ex.Message, configDir, ex);
+                    }
                     creds[k] = c;
                     Verbose(c == null ? $"No registry credentials for {ImageReferences.Domain(image)} in {configDir}: the nodes pull anonymously."
-                                      : $"Sending the registry credentials for {ImageReferences.Domain(image)} ({c.Username}) with the services that use it.");
+                                      : $"Sending the registry credentials for {ImageReferences.Domain(image)} (from {configDir}) with the services that use it.");
                 }
-                return c;
+            }
+            RegistryCredential CredentialFor(string image)
+            {
+                string k = WithRegistryAuth ? ImageReferences.AuthKey(image) : null;
+                return k != null && creds.TryGetValue(k, out var c) ? c : null;
             }
 
             foreach (var p in plans)
@@ -676,7 +726,7 @@ namespace SwarmAdmin.Commands
                     continue;
                 }
                 string liveImage = p.Live?.Spec?.TaskTemplate?.ContainerSpec?.Image;
-                if (liveImage != null && ImageReferences.HasDigest(liveImage) && ImageReferences.WithoutDigest(liveImage) == ImageReferences.WithoutDigest(cs.Image))
+                if (liveImage != null && !ImageReferences.HasDigest(cs.Image) && ImageReferences.HasDigest(liveImage) && ImageReferences.WithoutDigest(liveImage) == cs.Image)
                 {
                     // docker would drop the pinned digest here and restart every task of the service (moby#31115)
                     Verbose($"Service {p.Spec.Name}: the registry did not answer for {cs.Image}; keeping the digest the service already runs ({liveImage}).");
@@ -720,70 +770,99 @@ namespace SwarmAdmin.Commands
 
         // ------------------------------------------------------------------ waiting and rolling back
 
-        private async Task<bool> WaitAsync(SwarmContext ctx, string ns, List<SwarmServiceDeployment> services, ProgressRecord progress)
+        /// <summary>
+        /// Polls until every service converged or failed, or -TimeoutSec passed. Only the services this deploy sent are
+        /// judged on their update status and failed tasks (an unchanged service keeps its history); tasks on Down nodes
+        /// do not count, as in docker's progress code.
+        /// </summary>
+        private async Task<bool> WaitAsync(SwarmContext ctx, string ns, List<SwarmServiceDeployment> services, HashSet<string> sent, IList<NodeListResponse> nodeList, ProgressRecord progress)
         {
             if (services.Count == 0) return true;
-            var ids = services.Where(s => s.Id != null).ToDictionary(s => s.Id, StringComparer.Ordinal);
+            var ids = services.ToDictionary(s => s.Id, StringComparer.Ordinal);
             var deadline = Stopwatch.StartNew();
             var stableSince = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
             TimeSpan stable = TimeSpan.FromSeconds(3);
+            string lastPollError = null;
             while (true)
             {
-                var filters = new Dictionary<string, IDictionary<string, bool>>
+                IList<Docker.DotNet.Models.SwarmService> svcList = null;
+                IList<TaskResponse> taskList = null;
+                var down = new HashSet<string>(StringComparer.Ordinal);
+                try
                 {
-                    ["service"] = ids.Keys.ToDictionary(k => k, _ => true),
-                    ["_up-to-date"] = new Dictionary<string, bool> { ["true"] = true },
-                };
-                var svcT = CallAsync(ctx, "GET /services?status=true", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters { Filters = LabelFilter(ns), Status = true }, t));
-                var taskT = CallAsync(ctx, "GET /tasks", (c, t) => c.Tasks.ListAsync(new TasksListParameters { Filters = filters }, t));
-                await Task.WhenAll(svcT, taskT);
-                var live = svcT.Result.ToDictionary(s => s.ID, StringComparer.Ordinal);
-                var tasksBySvc = taskT.Result.GroupBy(t => t.ServiceID ?? "").ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-                foreach (var s in services)
+                    var filters = new Dictionary<string, IDictionary<string, bool>>
+                    {
+                        ["service"] = ids.Keys.ToDictionary(k => k, _ => true),
+                        ["_up-to-date"] = new Dictionary<string, bool> { ["true"] = true },
+                    };
+                    var svcT = CallAsync(ctx, "GET /services?status=true", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters { Filters = LabelFilter(ns), Status = true }, t));
+                    var taskT = CallAsync(ctx, "GET /tasks", (c, t) => c.Tasks.ListAsync(new TasksListParameters { Filters = filters }, t));
+                    var nodeT = CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
+                    await Task.WhenAll(svcT, taskT, nodeT);
+                    svcList = svcT.Result; taskList = taskT.Result;
+                    foreach (var n in nodeT.Result) if (string.Equals(n.Status?.State, "down", StringComparison.OrdinalIgnoreCase)) down.Add(n.ID);
+                    lastPollError = null;
+                }
+                catch (Exception ex) when (!(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
                 {
-                    if (s.State == SwarmConvergence.Failed || s.Id == null) continue;
-                    if (!live.TryGetValue(s.Id, out var svc)) { s.State = SwarmConvergence.Failed; s.Errors = new[] { "the service was removed while waiting" }; continue; }
-                    tasksBySvc.TryGetValue(s.Id, out var tasks);
-                    tasks = tasks ?? new List<TaskResponse>();
-                    bool job = svc.Spec?.Mode?.ReplicatedJob != null || svc.Spec?.Mode?.GlobalJob != null;
-                    ulong running = (ulong)tasks.Count(t => t.DesiredState == TaskState.Running && t.Status?.State == TaskState.Running);
-                    ulong completed = (ulong)tasks.Count(t => t.Status?.State == TaskState.Complete);
-                    ulong desired = svc.ServiceStatus?.DesiredTasks ?? 0;
-                    if (job) { desired = svc.Spec.Mode.ReplicatedJob?.TotalCompletions ?? desired; running = completed; }
-                    s.Running = running; s.Desired = desired;
-                    var failed = tasks.Where(t => t.Status?.State == TaskState.Failed || t.Status?.State == TaskState.Rejected).OrderByDescending(t => t.Status?.Timestamp).ToList();
-                    s.Errors = failed.Select(t => t.Status?.Err ?? t.Status?.Message).Where(e => !string.IsNullOrEmpty(e)).Distinct().Take(3).ToArray();
-                    if (s.Errors.Length == 0)
+                    // one poll that fails (a manager restarting, a slow answer) is retried until the deadline
+                    lastPollError = SwarmErrors.Unwrap(ex).Message;
+                    Verbose($"Waiting for stack {ns}: {lastPollError}; trying again.");
+                }
+                if (svcList != null)
+                {
+                    var live = svcList.ToDictionary(x => x.ID, StringComparer.Ordinal);
+                    var tasksBySvc = taskList.Where(t => !down.Contains(t.NodeID ?? "")).GroupBy(t => t.ServiceID ?? "").ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+                    foreach (var s in services)
                     {
-                        var pending = tasks.FirstOrDefault(t => t.Status?.State == TaskState.Pending && !string.IsNullOrEmpty(t.Status?.Err));
-                        if (pending != null) s.Errors = new[] { pending.Status.Err };
+                        if (s.State == SwarmConvergence.Failed || s.State == SwarmConvergence.Converged && !sent.Contains(s.Id)) continue;
+                        if (!live.TryGetValue(s.Id, out var svc)) { s.State = SwarmConvergence.Failed; s.Errors = new[] { "the service was removed while waiting" }; continue; }
+                        tasksBySvc.TryGetValue(s.Id, out var tasks);
+                        tasks = tasks ?? new List<TaskResponse>();
+                        var (converged, running, desired) = StackConvergence.Evaluate(svc, tasks);
+                        s.Running = running; s.Desired = desired;
+                        var failed = tasks.Where(t => t.Status?.State == TaskState.Failed || t.Status?.State == TaskState.Rejected).OrderByDescending(t => t.Status?.Timestamp).ToList();
+                        s.Errors = failed.Select(t => t.Status?.Err ?? t.Status?.Message).Where(e => !string.IsNullOrEmpty(e)).Distinct().Take(3).ToArray();
+                        if (s.Errors.Length == 0)
+                        {
+                            var pending = tasks.FirstOrDefault(t => t.Status?.State == TaskState.Pending && !string.IsNullOrEmpty(t.Status?.Err));
+                            if (pending != null) s.Errors = new[] { pending.Status.Err };
+                        }
+                        string update = svc.UpdateStatus?.State;
+                        if (sent.Contains(s.Id))
+                        {
+                            if (update == "paused" || update == "rollback_paused" || update == "rollback_completed")
+                            {
+                                s.State = SwarmConvergence.Failed;
+                                s.Errors = new[] { $"update {update}: {svc.UpdateStatus?.Message}" }.Concat(s.Errors).ToArray();
+                                continue;
+                            }
+                            if (failed.Count >= 3 && !converged)
+                            {
+                                s.State = SwarmConvergence.Failed;
+                                continue;
+                            }
+                        }
+                        converged = converged && update != "updating" && update != "rollback_started";
+                        if (!converged) { stableSince.Remove(s.Id); s.State = SwarmConvergence.NotWaited; continue; }
+                        if (!stableSince.TryGetValue(s.Id, out var since)) stableSince[s.Id] = since = deadline.Elapsed;
+                        bool job = svc.Spec?.Mode?.ReplicatedJob != null || svc.Spec?.Mode?.GlobalJob != null;
+                        s.State = job || deadline.Elapsed - since >= stable ? SwarmConvergence.Converged : SwarmConvergence.NotWaited;
                     }
-                    string update = svc.UpdateStatus?.State;
-                    if (update == "paused" || update == "rollback_paused" || update == "rollback_completed")
-                    {
-                        s.State = SwarmConvergence.Failed;
-                        s.Errors = new[] { $"update {update}: {svc.UpdateStatus?.Message}" }.Concat(s.Errors).ToArray();
-                        continue;
-                    }
-                    if (!job && failed.Count >= 3 && running < desired)
-                    {
-                        s.State = SwarmConvergence.Failed;
-                        continue;
-                    }
-                    bool converged = running >= desired && (desired > 0 || (svc.Spec?.Mode?.Replicated?.Replicas ?? 1) == 0) && update != "updating" && update != "rollback_started";
-                    if (!converged) { stableSince.Remove(s.Id); s.State = SwarmConvergence.NotWaited; continue; }
-                    if (!stableSince.TryGetValue(s.Id, out var since)) stableSince[s.Id] = since = deadline.Elapsed;
-                    s.State = job || deadline.Elapsed - since >= stable ? SwarmConvergence.Converged : SwarmConvergence.NotWaited;
                 }
                 int ok = services.Count(s => s.State == SwarmConvergence.Converged);
                 int bad = services.Count(s => s.State == SwarmConvergence.Failed);
-                progress.StatusDescription = $"Waiting: {ok} of {services.Count} service(s) converged" + (bad > 0 ? $", {bad} failed" : "");
+                progress.StatusDescription = $"Waiting: {ok} of {services.Count} service(s) converged" + (bad > 0 ? $", {bad} failed" : "") + (lastPollError != null ? " (retrying a failed poll)" : "");
                 progress.PercentComplete = 100 * (ok + bad) / services.Count;
                 WriteProgress(progress);
                 if (ok + bad == services.Count) return bad == 0;
                 if (deadline.Elapsed.TotalSeconds > TimeoutSec)
                 {
-                    foreach (var s in services.Where(s => s.State == SwarmConvergence.NotWaited)) s.State = SwarmConvergence.TimedOut;
+                    foreach (var s in services.Where(s => s.State == SwarmConvergence.NotWaited))
+                    {
+                        s.State = SwarmConvergence.TimedOut;
+                        if (lastPollError != null) s.Errors = new[] { lastPollError }.Concat(s.Errors).ToArray();
+                    }
                     return false;
                 }
                 await Task.Delay(1000, StopToken);
@@ -805,6 +884,14 @@ namespace SwarmAdmin.Commands
                     {
                         WriteWarning($"Rolling back: service {p.Spec.Name} gets its previous spec.");
                         var current = await CallAsync(ctx, $"GET /services/{p.Id}", (c, t) => c.Swarm.InspectServiceAsync(p.Id, t));
+                        string state = current.UpdateStatus?.State ?? string.Empty;
+                        if (state.StartsWith("rollback_", StringComparison.Ordinal) || current.PreviousSpec == null)
+                        {
+                            WriteWarning($"Service {p.Spec.Name} was already rolled back by the swarm (update_config failure_action: rollback); it is left as it is.");
+                            var rr = result.Services.FirstOrDefault(x => x.Id == p.Id);
+                            if (rr != null) rr.State = SwarmConvergence.RolledBack;
+                            continue;
+                        }
                         await CallAsync(ctx, $"POST /services/{p.Id}/update?rollback=previous", (c, t) => c.Swarm.UpdateServiceAsync(p.Id, new ServiceUpdateParameters
                         {
                             Service = current.Spec, Version = (long)(current.Version?.Index ?? 0), Rollback = "previous",
@@ -823,14 +910,15 @@ namespace SwarmAdmin.Commands
 
         /// <summary>Removes content versions of the stack's secrets/configs beyond -KeepVersions (newest first; the ones in
         /// use by a service spec of this deploy are always kept and counted).</summary>
-        private async Task<string[]> CleanVersionsAsync(SwarmContext ctx, string ns, string kind, List<ObjectPlan> current, List<ServicePlan> plans)
+        private async Task<string[]> CleanVersionsAsync(SwarmContext ctx, string ns, string kind, List<ObjectPlan> current, List<ServiceSpec> specs)
         {
             var removed = new List<string>();
             var keys = new HashSet<string>(current.Where(p => p.Versioned).Select(p => p.Key), StringComparer.Ordinal);
             if (keys.Count == 0) return removed.ToArray();
-            var inUse = new HashSet<string>(plans.SelectMany(p => kind == "secret"
-                ? (p.Spec.TaskTemplate.ContainerSpec.Secrets ?? new List<SecretReference>()).Select(r => r.SecretName)
-                : (p.Spec.TaskTemplate.ContainerSpec.Configs ?? new List<SwarmConfigReference>()).Select(r => r.ConfigName)), StringComparer.Ordinal);
+            // what this deploy's specs, the live specs and their previous specs (rollback) reference is never removed
+            var inUse = new HashSet<string>(specs.SelectMany(sp => kind == "secret"
+                ? (sp.TaskTemplate?.ContainerSpec?.Secrets ?? new List<SecretReference>()).Select(r => r.SecretName)
+                : (sp.TaskTemplate?.ContainerSpec?.Configs ?? new List<SwarmConfigReference>()).Select(r => r.ConfigName)), StringComparer.Ordinal);
             var objects = kind == "secret"
                 ? (await CallAsync(ctx, "GET /secrets", (c, t) => c.Secrets.ListAsync(t))).Select(s => (s.ID, s.Spec?.Name, s.Spec?.Labels, s.CreatedAt)).ToList()
                 : (await CallAsync(ctx, "GET /configs", (c, t) => c.Configs.ListConfigsAsync(t))).Select(s => (s.ID, s.Spec?.Name, s.Spec?.Labels, s.CreatedAt)).ToList();
@@ -842,6 +930,7 @@ namespace SwarmAdmin.Commands
                 foreach (var old in versions.Skip(KeepVersions))
                 {
                     if (inUse.Contains(old.Name)) continue;
+                    if (!ShouldProcess($"{kind} {old.Name}", $"Remove old version (-KeepVersions {KeepVersions})")) continue;
                     Verbose($"Removing old {kind} version {old.Name} (-KeepVersions {KeepVersions}).");
                     try
                     {
@@ -849,9 +938,10 @@ namespace SwarmAdmin.Commands
                         else await CallAsync<bool>(ctx, $"DELETE /configs/{old.ID}", async (c, t) => { await c.Configs.RemoveConfigAsync(old.ID, t); return true; }, retryOnOtherManager: false);
                         removed.Add(old.Name);
                     }
-                    catch (DockerApiException ex)
+                    catch (Exception ex) when (!(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
                     {
-                        WriteWarning($"Old {kind} version {old.Name} was not removed: {SwarmErrors.ApiMessage(ex)}. It is removed by a later deploy once nothing uses it.");
+                        string why = SwarmErrors.Unwrap(ex) is DockerApiException api ? SwarmErrors.ApiMessage(api) : SwarmErrors.Unwrap(ex).Message;
+                        WriteWarning($"Old {kind} version {old.Name} was not removed: {why}. It is removed by a later deploy once nothing uses it.");
                     }
                 }
             }

@@ -52,14 +52,18 @@ namespace SwarmAdmin.Stacks
             ["TaskTemplate.RestartPolicy.Window"] = "00:00:00",
         };
 
-        private static readonly Regex SecretLikeKey = new Regex(@"(^|[_\-.])(PASSWORD|PASSWD|PWD|PASS|TOKEN|SECRET|KEY|APIKEY|API_KEY|PRIVATE_KEY|CREDENTIALS?)($|[_\-.])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+        // anywhere in the name: DBPASSWORD, ApiToken, SECRETKEY; as a word of the name only: KEY (not MONKEY), PASS, PWD
+        private static readonly Regex SecretLikeAnywhere = new Regex("PASSWORD|PASSWD|TOKEN|SECRET|APIKEY|CREDENTIAL|PRIVATEKEY", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+        private static readonly Regex SecretLikeWord = new Regex(@"(^|_)(KEY|PASS|PWD|AUTH)(_|$)", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
         /// <summary>True when an environment variable name looks like it holds a secret (and is not a *_FILE pointer).</summary>
         internal static bool IsSecretLikeKey(string key)
         {
             if (string.IsNullOrEmpty(key)) return false;
-            if (key.EndsWith("_FILE", StringComparison.OrdinalIgnoreCase)) return false;
-            return SecretLikeKey.IsMatch(key);
+            if (key.EndsWith("_FILE", StringComparison.OrdinalIgnoreCase) || key.EndsWith(".file", StringComparison.OrdinalIgnoreCase)) return false;
+            // words: split camelCase and '-', '.' into '_'-separated parts
+            string words = Regex.Replace(key, "([a-z0-9])([A-Z])", "$1_$2").Replace('-', '_').Replace('.', '_');
+            return SecretLikeAnywhere.IsMatch(words.Replace("_", string.Empty)) || SecretLikeWord.IsMatch(words);
         }
 
         internal static SortedDictionary<string, string> Flatten<T>(T spec)
