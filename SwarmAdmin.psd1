@@ -31,6 +31,9 @@
         'Remove-SwarmStack'
         'Get-SwarmServiceLog'
         'Deploy-SwarmStack'
+        'Connect-SwarmProxmox'
+        'Get-SwarmVm'
+        'New-SwarmVm'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

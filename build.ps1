@@ -53,6 +53,12 @@ function Invoke-Build {
     Invoke-Native dotnet @('publish', (Join-Path $root 'src/SwarmAdmin/SwarmAdmin.csproj'), '-c', $Configuration, '-o', (Join-Path $staging 'module'), '--nologo', '--verbosity', 'quiet')
     Invoke-Native dotnet @('publish', (Join-Path $root 'src/SwarmAdmin.Loader/SwarmAdmin.Loader.csproj'), '-c', $Configuration, '-o', (Join-Path $staging 'loader'), '--nologo', '--verbosity', 'quiet')
 
+    $simProject = Join-Path $root 'tests/ProxmoxSimulator/ProxmoxSimulator.csproj'
+    if (Test-Path $simProject) {
+        Write-Step "Compiling the Proxmox VE simulator (test infrastructure) into $(Join-Path $out 'sim')"
+        Invoke-Native dotnet @('build', $simProject, '-c', $Configuration, '-o', (Join-Path $out 'sim'), '--nologo', '--verbosity', 'quiet')
+    }
+
     Write-Step "Assembling $moduleOut"
     Remove-Item $moduleOut -Recurse -Force -ErrorAction SilentlyContinue
     $bin = New-Item -ItemType Directory -Force (Join-Path $moduleOut 'bin')

@@ -41,6 +41,15 @@ namespace SwarmAdmin.Infrastructure
         public const string EngineUnavailable = "EngineUnavailable";
         public const string InvalidArgument = "InvalidArgument";
         public const string Unexpected = "UnexpectedError";
+        public const string ProxmoxNotConnected = "ProxmoxNotConnected";
+        public const string ProxmoxCertificateUntrusted = "ProxmoxCertificateUntrusted";
+        public const string ProxmoxAuthenticationFailed = "ProxmoxAuthenticationFailed";
+        public const string ProxmoxPermissionDenied = "ProxmoxPermissionDenied";
+        public const string ProxmoxNodeUnreachable = "ProxmoxNodeUnreachable";
+        public const string ProxmoxLocked = "ProxmoxLocked";
+        public const string ProxmoxApiError = "ProxmoxApiError";
+        public const string ProxmoxTaskFailed = "ProxmoxTaskFailed";
+        public const string VmNotFound = "SwarmVmNotFound";
     }
 
     /// <summary>An error we raise ourselves with a stable id and category (mapped 1:1 into an ErrorRecord).</summary>
@@ -85,6 +94,25 @@ namespace SwarmAdmin.Infrastructure
                     break;
                 case UnauthorizedAccessException _:
                     id = SwarmErrorId.AuthenticationFailed; cat = ErrorCategory.PermissionDenied;
+                    break;
+                case Proxmox.ProxmoxCertificateException _:
+                    id = SwarmErrorId.ProxmoxCertificateUntrusted; cat = ErrorCategory.SecurityError;
+                    break;
+                case Proxmox.ProxmoxApiException px:
+                    if (px.StatusCode == 401) { id = SwarmErrorId.ProxmoxAuthenticationFailed; cat = ErrorCategory.AuthenticationError; }
+                    else if (px.StatusCode == 403) { id = SwarmErrorId.ProxmoxPermissionDenied; cat = ErrorCategory.PermissionDenied; }
+                    else if (px.IsNodeUnreachable) { id = SwarmErrorId.ProxmoxNodeUnreachable; cat = ErrorCategory.ConnectionError; }
+                    else if (px.IsLockError) { id = SwarmErrorId.ProxmoxLocked; cat = ErrorCategory.ResourceBusy; }
+                    else { id = SwarmErrorId.ProxmoxApiError; cat = px.StatusCode == 400 ? ErrorCategory.InvalidArgument : ErrorCategory.InvalidOperation; }
+                    break;
+                case Proxmox.ProxmoxTaskFailedException _:
+                    id = SwarmErrorId.ProxmoxTaskFailed; cat = ErrorCategory.InvalidResult;
+                    break;
+                case Proxmox.ProxmoxProtocolException _:
+                    id = SwarmErrorId.ProxmoxApiError; cat = ErrorCategory.ProtocolError;
+                    break;
+                case Proxmox.ProxmoxConnectionException _:
+                    id = SwarmErrorId.EndpointUnreachable; cat = ErrorCategory.ConnectionError;
                     break;
                 case DockerApiException api:
                     message = ApiMessage(api);

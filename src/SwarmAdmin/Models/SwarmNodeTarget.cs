@@ -30,6 +30,20 @@ namespace SwarmAdmin
             KnownHostsPath = node.KnownHostsPath;
         }
 
+        /// <summary>A VM from New-SwarmVm / Get-SwarmVm: its first IPv4 address, role, labels (incl. proxmox.host) and SSH settings.</summary>
+        public SwarmNodeTarget(SwarmVm vm)
+        {
+            if (vm == null) throw new ArgumentNullException(nameof(vm));
+            string address = vm.Address ?? throw new ArgumentException($"VM '{vm.Name}' has no known IPv4 address (start it and wait for its guest agent: New-SwarmVm -WaitFor Ssh).", nameof(vm));
+            Text = $"ssh://{vm.SshUser ?? "root"}@{address}";
+            Name = vm.Name;
+            AdvertiseAddress = address;
+            if (Enum.TryParse(vm.Role ?? string.Empty, true, out SwarmNodeRole role)) Role = role;
+            Labels = new Dictionary<string, string>(vm.Labels ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+            KeyFile = vm.KeyFile;
+            KnownHostsPath = vm.KnownHostsPath;
+        }
+
         /// <summary>The SSH target as given.</summary>
         public string Text { get; }
         /// <summary>The node's name (from the cluster file), or null.</summary>

@@ -1,0 +1,49 @@
+# The reference topology built from examples/lab/cluster.yml through Proxmox: the simulator clones 7 VMs on its 3
+# hosts, each started VM is a lab node (tests/lab/sim-hook.sh), New-SwarmVm waits for the guest agent and SSH, and the
+# VMs pipe into Initialize-Swarm / Join-SwarmNode with their roles, labels and the proxmox.host they really run on.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:Sim = Start-ProxmoxLabSim
+    Connect-SwarmProxmox -Endpoint $Sim.Url -TokenId $Sim.TokenId -TokenSecret $Sim.TokenSecret -CertificateFingerprint $Sim.Fingerprint | Out-Null
+    $script:Config = Import-SwarmClusterConfig (Join-Path $RepoRoot 'examples/lab/cluster.yml')
+}
+
+AfterAll {
+    Disconnect-SwarmCluster -ErrorAction SilentlyContinue
+    Stop-ProxmoxSim $Sim
+    foreach ($n in $Config.Nodes) { try { Invoke-Lab remove-node $n.Name | Out-Null } catch { } }
+}
+
+Describe 'A cluster file through Proxmox to a swarm' {
+    It 'New-SwarmVm builds the 7 VMs in parallel, each on its declared host, reachable over SSH' {
+        $script:Vms = $Config.Nodes | New-SwarmVm -Template debian-12-cloudinit -TimeoutSec 300 -ThrottleLimit 4
+        $Vms | Should -HaveCount 7
+        foreach ($n in $Config.Nodes) {
+            $vm = $Vms | Where-Object Name -eq $n.Name
+            $vm.Node | Should -Be $n.ProxmoxHost
+            $vm.IPv4 | Should -Contain $n.Address
+            $vm.Labels['proxmox.host'] | Should -Be $n.ProxmoxHost
+        }
+        (Get-SwarmVm -Tag swarm).Count | Should -Be 7
+        (Get-SwarmVm -Name swarmlab-infra3).Status | Should -Be 'running'
+    }
+
+    It 'the VMs pipe into Initialize-Swarm and Join-SwarmNode, and the quorum sees three failure domains' {
+        $first = $Vms | Where-Object Role -eq 'Manager' | Sort-Object Name | Select-Object -First 1
+        Initialize-Swarm -Node $first | Out-Null
+        $Vms | Where-Object Name -ne $first.Name | Join-SwarmNode -ThrottleLimit 4 | Out-Null
+        $nodes = Get-SwarmNode
+        $nodes | Should -HaveCount 7
+        foreach ($vm in $Vms) {
+            $n = $nodes | Where-Object Hostname -eq $vm.Name
+            $n.Role | Should -Be $vm.Role
+            $n.Labels['proxmox.host'] | Should -Be $vm.Node
+        }
+        ($nodes | Where-Object Hostname -eq 'swarmlab-mgmt').Labels['portainer.data'] | Should -Be 'true'
+        $q = Test-SwarmQuorum
+        $q.HasQuorum | Should -BeTrue
+        $q.Managers | Should -Be 3
+        $q.Findings | Where-Object Id -like 'FAILURE-DOMAIN*' | Should -BeNullOrEmpty
+        $q.FailureDomains.Keys | Sort-Object | Should -Be @('lab-pve1', 'lab-pve2', 'lab-pve3')
+    }
+}
