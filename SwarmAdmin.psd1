@@ -34,6 +34,10 @@
         'Connect-SwarmProxmox'
         'Get-SwarmVm'
         'New-SwarmVm'
+        'Start-SwarmVm'
+        'Stop-SwarmVm'
+        'Remove-SwarmVm'
+        'Sync-SwarmCluster'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -16,7 +16,7 @@ AfterAll {
 
 Describe 'A cluster file through Proxmox to a swarm' {
     It 'New-SwarmVm builds the 7 VMs in parallel, each on its declared host, reachable over SSH' {
-        $script:Vms = $Config.Nodes | New-SwarmVm -Template debian-12-cloudinit -TimeoutSec 300 -ThrottleLimit 4
+        $script:Vms = Import-SwarmClusterConfig (Join-Path $RepoRoot 'examples/lab/cluster.yml') | New-SwarmVm -Template debian-12-cloudinit -TimeoutSec 300 -ThrottleLimit 4
         $Vms | Should -HaveCount 7
         foreach ($n in $Config.Nodes) {
             $vm = $Vms | Where-Object Name -eq $n.Name
@@ -45,5 +45,30 @@ Describe 'A cluster file through Proxmox to a swarm' {
         $q.Managers | Should -Be 3
         $q.Findings | Where-Object Id -like 'FAILURE-DOMAIN*' | Should -BeNullOrEmpty
         $q.FailureDomains.Keys | Sort-Object | Should -Be @('lab-pve1', 'lab-pve2', 'lab-pve3')
+    }
+
+    It 'Sync-SwarmCluster then plans nothing' {
+        Sync-SwarmCluster -Config $Config -Template debian-12-cloudinit | Should -BeNullOrEmpty
+        Sync-SwarmCluster -Path (Join-Path $RepoRoot 'examples/lab/cluster.yml') -Template debian-12-cloudinit -WhatIf | Should -BeNullOrEmpty
+    }
+
+    It 'a deleted VM makes Sync-SwarmCluster plan exactly that VM, and applying the plan restores it' {
+        Get-SwarmVm -Name swarmlab-infra3 | Remove-SwarmVm -Force -Confirm:$false -WarningAction SilentlyContinue
+        Get-SwarmVm -Name swarmlab-infra3 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $plan = Sync-SwarmCluster -Config $Config -Template debian-12-cloudinit -WhatIf
+        $plan | Should -Not -BeNullOrEmpty
+        $plan.Node | Sort-Object -Unique | Should -Be 'swarmlab-infra3'
+        $plan.Action | Should -Be @('CreateVm', 'Join')
+        $plan | ForEach-Object { $_.Status | Should -Be 'Planned' }
+        Get-SwarmVm -Name swarmlab-infra3 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+
+        $done = Sync-SwarmCluster -Config $Config -Template debian-12-cloudinit
+        $done | ForEach-Object { $_.Status | Should -Be 'Done' -Because "$($_.Action) $($_.Detail) $($_.Error)" }
+        (Get-SwarmVm -Name swarmlab-infra3).Status | Should -Be 'running'
+        $n = Get-SwarmNode | Where-Object { $_.Hostname -eq 'swarmlab-infra3' -and $_.State -eq 'ready' }
+        $n | Should -HaveCount 1
+        $n.Labels['proxmox.host'] | Should -Be 'lab-pve3'
+        Sync-SwarmCluster -Config $Config -Template debian-12-cloudinit | Should -BeNullOrEmpty
+        Remove-SwarmNode -Stale -Confirm:$false -ErrorAction SilentlyContinue | Out-Null
     }
 }

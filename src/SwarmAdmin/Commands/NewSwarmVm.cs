@@ -33,6 +33,11 @@ namespace SwarmAdmin.Commands
         [ValidateNotNull]
         public SwarmClusterNode InputObject { get; set; }
 
+        /// <summary>A whole cluster file (Import-SwarmClusterConfig): every node it declares.</summary>
+        [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "ClusterConfig")]
+        [ValidateNotNull]
+        public SwarmClusterConfig Config { get; set; }
+
         /// <summary>The VM name (also its hostname).</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Manual")]
         [ValidateNotNullOrEmpty]
@@ -46,6 +51,7 @@ namespace SwarmAdmin.Commands
         /// <summary>The template to clone: its name or VMID. A template on the target node is preferred.</summary>
         [Parameter(Mandatory = true, ParameterSetName = "Manual")]
         [Parameter(ParameterSetName = "ClusterNode")]
+        [Parameter(ParameterSetName = "ClusterConfig")]
         [ValidateNotNullOrEmpty]
         public string Template { get; set; }
 
@@ -172,8 +178,18 @@ namespace SwarmAdmin.Commands
 
         protected override Task ProcessRecordAsync()
         {
-            try { _plans.Add(ParameterSetName == "ClusterNode" ? FromClusterNode(InputObject) : FromParameters()); }
-            catch (SwarmException ex) { WriteError(SwarmErrors.ToRecord(ex, ex.Target ?? (object)InputObject ?? Name)); }
+            var nodes = ParameterSetName == "ClusterConfig" ? Config.Nodes : ParameterSetName == "ClusterNode" ? new[] { InputObject } : null;
+            if (nodes == null)
+            {
+                try { _plans.Add(FromParameters()); }
+                catch (SwarmException ex) { WriteError(SwarmErrors.ToRecord(ex, ex.Target ?? Name)); }
+                return Task.CompletedTask;
+            }
+            foreach (var n in nodes)
+            {
+                try { _plans.Add(FromClusterNode(n)); }
+                catch (SwarmException ex) { WriteError(SwarmErrors.ToRecord(ex, ex.Target ?? n)); }
+            }
             return Task.CompletedTask;
         }
 
