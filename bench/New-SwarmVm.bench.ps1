@@ -13,7 +13,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $env:SWARMADMIN_LAB_STATE = (Resolve-Path $LabState).Path
 $env:SWARMADMIN_MODULE = (Resolve-Path $ModulePath).Path
-. (Join-Path $PSScriptRoot '../tests/Pester/Common.ps1')
+. (Join-Path $PSScriptRoot '../tests/Pester/Common.ps1')   # Invoke-Lab; the simulator helpers of tests/lab/ProxmoxSim.ps1
 $configPath = Join-Path $PSScriptRoot '../examples/lab/cluster.yml'
 $config = Import-SwarmClusterConfig $configPath
 

@@ -16,7 +16,8 @@
 param(
     [string[]]$Stack = @('portainer', 'web', 'monitoring', 'infra'),
     [string]$PortainerNode,
-    [int]$TimeoutSec = 300
+    [int]$TimeoutSec = 300,
+    [ValidateSet('Always', 'Changed', 'Never')][string]$ResolveImage = 'Always'
 )
 $ErrorActionPreference = 'Stop'
 if ($PortainerNode) {
@@ -24,5 +25,5 @@ if ($PortainerNode) {
 }
 foreach ($name in $Stack) {
     $file = Join-Path $PSScriptRoot "stacks/$name.yml"
-    Deploy-SwarmStack -Name $name -Path $file -Wait -TimeoutSec $TimeoutSec -RollbackOnFailure -WhatIf:$WhatIfPreference
+    Deploy-SwarmStack -Name $name -Path $file -Wait -TimeoutSec $TimeoutSec -RollbackOnFailure -ResolveImage $ResolveImage -WhatIf:$WhatIfPreference
 }
