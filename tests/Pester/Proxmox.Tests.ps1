@@ -190,6 +190,25 @@ nodes:
         $vm.VmId | Should -Be 4701
     }
 
+    It 'gives up on a lock that stays taken with a clear ProxmoxLocked error' {
+        Invoke-ProxmoxSim $Sim POST 'faults' @{ type = 'flock'; vmid = 4702; seconds = 5000 } | Out-Null
+        New-SwarmVm -Name locked-vm -VmId 4702 -Template debian-12-cloudinit -NoStart -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e[0].FullyQualifiedErrorId | Should -BeLike 'ProxmoxLocked,*'
+        $e[0].Exception.Message | Should -Match 'got timeout'
+        $e[0].ErrorDetails.RecommendedAction | Should -Match 'lock'
+        Get-SwarmVm -Name locked-vm -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'waits for a guest agent that comes up late' {
+        Invoke-ProxmoxSim $Sim POST 'config' @{ durations = @{ agentDelay = 80; netDelay = 20 } } | Out-Null
+        try { $vm = New-SwarmVm -Name late-agent -VmId 4703 -Template debian-12-cloudinit -IPAddress 10.99.0.43/24 -WaitFor Agent -TimeoutSec 120 }
+        finally { Invoke-ProxmoxSim $Sim POST 'config' @{ durations = @{ agentDelay = 20; netDelay = 5 } } | Out-Null }
+        $vm.IPv4 | Should -Contain '10.99.0.43'
+        # while it booted, the agent answered "not running" at least once
+        $log = Invoke-ProxmoxSim $Sim GET 'requests'
+        @($log | Where-Object { $_.path -like '*/4703/agent/network-get-interfaces' -and $_.status -ne 200 }).Count | Should -BeGreaterThan 0
+    }
+
     It 'reports a failed clone task with its exit status, and cleans up nothing by hand' {
         Invoke-ProxmoxSim $Sim POST 'faults' @{ type = 'task-fail'; taskType = 'qmclone'; count = 1; exitStatus = 'clone failed: storage local-lvm is full' } | Out-Null
         New-SwarmVm -Name fail-vm -Template debian-12-cloudinit -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty

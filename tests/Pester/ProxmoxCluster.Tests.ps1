@@ -53,6 +53,10 @@ Describe 'A cluster file through Proxmox to a swarm' {
     }
 
     It 'a deleted VM makes Sync-SwarmCluster plan exactly that VM, and applying the plan restores it' {
+        # still a swarm member: refused without -Force
+        Get-SwarmVm -Name swarmlab-infra3 | Remove-SwarmVm -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+        $e[0].FullyQualifiedErrorId | Should -BeLike 'SwarmVmIsSwarmMember,*'
+        (Get-SwarmVm -Name swarmlab-infra3).Status | Should -Be 'running'
         Get-SwarmVm -Name swarmlab-infra3 | Remove-SwarmVm -Force -Confirm:$false -WarningAction SilentlyContinue
         Get-SwarmVm -Name swarmlab-infra3 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $plan = Sync-SwarmCluster -Config $Config -Template debian-12-cloudinit -WhatIf

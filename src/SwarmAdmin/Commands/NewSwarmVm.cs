@@ -361,6 +361,13 @@ namespace SwarmAdmin.Commands
                 {
                     Log.Verbose($"VM {p.Name}: the clone to VMID {vmid} lost a race ({ex.ExitStatus}); trying the next free one.");
                 }
+                catch (ProxmoxTaskFailedException ex) when (attempt < 5 && ex.IsLockError)
+                {
+                    // a lock held by another task (a backup, a migration, another clone of the template): wait and retry
+                    var wait = TimeSpan.FromSeconds(Math.Min(15, Math.Pow(2, attempt - 1)));
+                    Log.Verbose($"VM {p.Name}: the clone could not take its lock ({ex.ExitStatus.Trim()}); trying again in {wait.TotalSeconds} s.");
+                    await Task.Delay(wait, ct).ConfigureAwait(false);
+                }
             }
 
             // 3. configuration (cores, memory, NIC, cloud-init, agent, tags, data disk); retried while the VM is locked

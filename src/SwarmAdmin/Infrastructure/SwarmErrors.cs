@@ -102,11 +102,12 @@ namespace SwarmAdmin.Infrastructure
                     if (px.StatusCode == 401) { id = SwarmErrorId.ProxmoxAuthenticationFailed; cat = ErrorCategory.AuthenticationError; }
                     else if (px.StatusCode == 403) { id = SwarmErrorId.ProxmoxPermissionDenied; cat = ErrorCategory.PermissionDenied; }
                     else if (px.IsNodeUnreachable) { id = SwarmErrorId.ProxmoxNodeUnreachable; cat = ErrorCategory.ConnectionError; }
-                    else if (px.IsLockError) { id = SwarmErrorId.ProxmoxLocked; cat = ErrorCategory.ResourceBusy; }
+                    else if (px.IsLockError) { id = SwarmErrorId.ProxmoxLocked; cat = ErrorCategory.ResourceBusy; action = "Another task holds the VM's lock (a backup, a migration, a clone): wait for it (Proxmox task list) and run the command again."; }
                     else { id = SwarmErrorId.ProxmoxApiError; cat = px.StatusCode == 400 ? ErrorCategory.InvalidArgument : ErrorCategory.InvalidOperation; }
                     break;
-                case Proxmox.ProxmoxTaskFailedException _:
-                    id = SwarmErrorId.ProxmoxTaskFailed; cat = ErrorCategory.InvalidResult;
+                case Proxmox.ProxmoxTaskFailedException tf:
+                    if (tf.IsLockError) { id = SwarmErrorId.ProxmoxLocked; cat = ErrorCategory.ResourceBusy; action = "Another task holds the VM's lock (a backup, a migration, a clone): wait for it (Proxmox task list) and run the command again."; }
+                    else { id = SwarmErrorId.ProxmoxTaskFailed; cat = ErrorCategory.InvalidResult; }
                     break;
                 case Proxmox.ProxmoxProtocolException _:
                     id = SwarmErrorId.ProxmoxApiError; cat = ErrorCategory.ProtocolError;
