@@ -25,6 +25,10 @@ Describe 'A cluster file through Proxmox to a swarm' {
             $vm.Labels['proxmox.host'] | Should -Be $n.ProxmoxHost
         }
         (Get-SwarmVm -Tag swarm).Count | Should -Be 7
+        # the VM's memory is the lab node's limit (swarmlab-mgmt: 6 GB in the cluster file)
+        $env:DOCKER_HOST = $Lab.DockerHost
+        try { & docker inspect swarmlab-mgmt --format '{{.HostConfig.Memory}}' | Should -Be (6GB).ToString() }
+        finally { Remove-Item Env:DOCKER_HOST }
         (Get-SwarmVm -Name swarmlab-infra3).Status | Should -Be 'running'
     }
 

@@ -631,10 +631,11 @@ namespace SwarmAdmin.Commands
                         string node = $"{member.Description?.Hostname} (ID {member.ID}, {member.Spec?.Role}, {member.Status?.State})";
                         if (!Force)
                         {
-                            var record = SwarmErrors.Record(SwarmVmErrorId.IsSwarmMember, ErrorCategory.ResourceBusy,
-                                $"{what} is still the swarm node {node}; it was not removed. Deleting it would leave the swarm with a dead node{(member.ManagerStatus != null ? " and one manager less for its quorum" : "")}.", t.Vm);
-                            record.ErrorDetails.RecommendedAction = $"Run Remove-SwarmNode -Name {member.Description?.Hostname} first (it drains the node and takes it out of the swarm), or use -Force to delete the VM anyway.";
-                            WriteError(record);
+                            WriteError(SwarmErrors.ToRecord(new SwarmException(SwarmVmErrorId.IsSwarmMember, ErrorCategory.ResourceBusy,
+                                $"{what} is still the swarm node {node}; it was not removed. Deleting it would leave the swarm with a dead node{(member.ManagerStatus != null ? " and one manager less for its quorum" : "")}.", t.Vm)
+                            {
+                                RecommendedAction = $"Run Remove-SwarmNode -Name {member.Description?.Hostname} first (it drains the node and takes it out of the swarm), or use -Force to delete the VM anyway.",
+                            }, t.Vm));
                             continue;
                         }
                         WriteWarning($"{what} is still the swarm node {node}; removing the VM anyway because of -Force. Run Remove-SwarmNode -Stale afterwards to clean up the node list.");
