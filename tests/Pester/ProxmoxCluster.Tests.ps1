@@ -56,6 +56,21 @@ Describe 'A cluster file through Proxmox to a swarm' {
         Sync-SwarmCluster -Path (Join-Path $RepoRoot 'examples/lab/cluster.yml') -Template debian-12-cloudinit -WhatIf | Should -BeNullOrEmpty
     }
 
+    It 'Sync-SwarmCluster in a new session finds the existing swarm instead of planning a new one' {
+        $ps = [PowerShell]::Create()
+        $null = $ps.AddScript({
+            param($ModulePath, $Url, $TokenId, $TokenSecret, $Fingerprint, $File)
+            Import-Module $ModulePath
+            Connect-SwarmProxmox -Endpoint $Url -TokenId $TokenId -TokenSecret $TokenSecret -CertificateFingerprint $Fingerprint | Out-Null
+            Sync-SwarmCluster -Path $File -Template debian-12-cloudinit -WhatIf
+        }).AddArgument($ModulePath).AddArgument($Sim.Url).AddArgument($Sim.TokenId).AddArgument($Sim.TokenSecret).AddArgument($Sim.Fingerprint).AddArgument((Join-Path $RepoRoot 'examples/lab/cluster.yml'))
+        $out = $ps.Invoke()
+        $errors = @($ps.Streams.Error)
+        $ps.Dispose()
+        $errors | Should -BeNullOrEmpty
+        $out | Should -BeNullOrEmpty
+    }
+
     It 'a deleted VM makes Sync-SwarmCluster plan exactly that VM, and applying the plan restores it' {
         # still a swarm member: refused without -Force
         Get-SwarmVm -Name swarmlab-infra3 | Remove-SwarmVm -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
@@ -73,8 +88,9 @@ Describe 'A cluster file through Proxmox to a swarm' {
         $done = Sync-SwarmCluster -Config $Config -Template debian-12-cloudinit
         $done | ForEach-Object { $_.Status | Should -Be 'Done' -Because "$($_.Action) $($_.Detail) $($_.Error)" }
         (Get-SwarmVm -Name swarmlab-infra3).Status | Should -Be 'running'
-        $n = Get-SwarmNode | Where-Object { $_.Hostname -eq 'swarmlab-infra3' -and $_.State -eq 'ready' }
-        $n | Should -HaveCount 1
+        # the new node (the swarm marks the deleted one Down only after its heartbeat timeout)
+        $n = Get-SwarmNode | Where-Object Hostname -eq 'swarmlab-infra3' | Sort-Object CreatedAt | Select-Object -Last 1
+        $n.State | Should -Be 'ready' 
         $n.Labels['proxmox.host'] | Should -Be 'lab-pve3'
         Sync-SwarmCluster -Config $Config -Template debian-12-cloudinit | Should -BeNullOrEmpty
         Remove-SwarmNode -Stale -Confirm:$false -ErrorAction SilentlyContinue | Out-Null

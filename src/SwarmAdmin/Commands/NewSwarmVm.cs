@@ -27,6 +27,8 @@ namespace SwarmAdmin.Commands
     public sealed class NewSwarmVmCommand : SwarmProxmoxCmdlet
     {
         private static readonly SemaphoreSlim VmIdLock = new SemaphoreSlim(1, 1);
+        /// <summary>VMIDs whose clone task runs (their config does not exist yet, so nextid still offers them).</summary>
+        private static readonly HashSet<int> InFlight = new HashSet<int>();
 
         /// <summary>Nodes of a cluster file (Import-SwarmClusterConfig), with their host, sizes, network and address.</summary>
         [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "ClusterNode")]
@@ -210,6 +212,7 @@ namespace SwarmAdmin.Commands
                 throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument, $"-IPAddress {plan.Ip} needs a prefix length, e.g. {plan.Ip}/24.", Name);
             if (plan.DataDiskGB.HasValue && plan.DataStorage == null)
                 throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument, "-DataDiskGB needs -DataStorage (the storage the data disk is allocated on).", Name);
+            CheckAddress(plan);
             return plan;
         }
 
@@ -237,9 +240,23 @@ namespace SwarmAdmin.Commands
             if (plan.Template == null)
                 throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument,
                     $"node {n.Name}: no template is named in the cluster file; pass -Template <name or VMID>.", n);
+            if (plan.DataDiskGB.HasValue && string.IsNullOrEmpty(plan.DataStorage))
+                throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument, $"node {n.Name}: its data disk names no storage; add storage: to dataDisk in the cluster file.", n);
+            CheckAddress(plan);
             if (SshPublicKey != null) plan.SshKeys = SshPublicKey;
             else if (plan.KeyFile != null && File.Exists(plan.KeyFile + ".pub")) plan.SshKeys = new[] { File.ReadAllText(plan.KeyFile + ".pub").Trim() };
             return plan;
+        }
+
+        /// <summary>The ipconfig0 the VM would get, checked before anything is cloned.</summary>
+        private static void CheckAddress(VmPlan plan)
+        {
+            if (plan.Ip == null) return;
+            try { ProxmoxIpConfig.Static(plan.Ip, plan.Gateway).Validate(); }
+            catch (FormatException ex)
+            {
+                throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument, $"VM {plan.Name}: address {plan.Ip}{(plan.Gateway != null ? " gateway " + plan.Gateway : "")}: {ex.Message}", plan.Target);
+            }
         }
 
         protected override async Task EndProcessingAsync()
@@ -254,8 +271,14 @@ namespace SwarmAdmin.Commands
 
             var vms = await ListVmsAsync(c, StopToken);
             var todo = new List<VmPlan>();
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var p in _plans)
             {
+                if (!seen.Add(p.Name))
+                {
+                    WriteError(SwarmErrors.Record("SwarmVmExists", ErrorCategory.InvalidArgument, $"VM {p.Name} is asked for twice in this command; it is built once.", p.Target));
+                    continue;
+                }
                 if (vms.Any(v => string.Equals(v.Name, p.Name, StringComparison.OrdinalIgnoreCase)))
                 {
                     WriteError(SwarmErrors.Record("SwarmVmExists", ErrorCategory.ResourceExists,
@@ -304,8 +327,12 @@ namespace SwarmAdmin.Commands
                 var (vm, error) = results[p];
                 if (error != null)
                 {
-                    var record = SwarmErrors.ToRecord(error, p.Target);
-                    if (record.ErrorDetails == null) record.ErrorDetails = new ErrorDetails($"VM {p.Name}: {SwarmErrors.Unwrap(error).Message}");
+                    var r0 = SwarmErrors.ToRecord(error, p.Target);
+                    // the target is always what was piped in (the cluster node or the name), so callers can match errors to inputs
+                    var record = new ErrorRecord(r0.Exception, r0.FullyQualifiedErrorId, r0.CategoryInfo.Category, p.Target)
+                    {
+                        ErrorDetails = r0.ErrorDetails ?? new ErrorDetails($"VM {p.Name}: {SwarmErrors.Unwrap(error).Message}"),
+                    };
                     WriteError(record);
                 }
                 else WriteObject(vm);
@@ -338,7 +365,8 @@ namespace SwarmAdmin.Commands
                 string upid;
                 try
                 {
-                    vmid = p.VmId ?? int.Parse(JsonRead.AsString(await client.GetAsync("cluster/nextid", null, ct).ConfigureAwait(false)), CultureInfo.InvariantCulture);
+                    vmid = p.VmId ?? await NextFreeIdAsync(client, ct).ConfigureAwait(false);
+                    lock (InFlight) InFlight.Add(vmid);
                     var form = new Dictionary<string, object> { ["newid"] = vmid, ["name"] = p.Name };
                     if (FullClone) { form["full"] = true; if (p.BootStorage != null) form["storage"] = p.BootStorage; }
                     if (moveToHost) form["target"] = host;
@@ -348,13 +376,17 @@ namespace SwarmAdmin.Commands
                 }
                 catch (ProxmoxApiException ex) when (p.VmId == null && attempt < 5 && IsIdTaken(ex.ProxmoxMessage))
                 {
+                    lock (InFlight) InFlight.Remove(vmid);
                     Log.Verbose($"VM {p.Name}: VMID {vmid} was taken meanwhile ({ex.ProxmoxMessage.Trim()}); trying the next free one.");
                     continue;
                 }
+                catch { lock (InFlight) InFlight.Remove(vmid); throw; }
                 finally { VmIdLock.Release(); }
                 try
                 {
-                    await ProxmoxTasks.WaitAsync(client, upid, null, Remaining(deadline), ct).ConfigureAwait(false);
+                    try { await ProxmoxTasks.WaitAsync(client, upid, null, Remaining(deadline), ct).ConfigureAwait(false); }
+                    catch (Exception) when (Release(vmid)) { throw; }
+                    Release(vmid);
                     break;
                 }
                 catch (ProxmoxTaskFailedException ex) when (p.VmId == null && attempt < 5 && IsIdTaken(ex.ExitStatus))
@@ -445,6 +477,29 @@ namespace SwarmAdmin.Commands
             }
             state("done");
             return vm;
+        }
+
+        /// <summary>Forgets an in-flight VMID (always returns false, for use in exception filters).</summary>
+        private static bool Release(int vmid)
+        {
+            lock (InFlight) InFlight.Remove(vmid);
+            return false;
+        }
+
+        /// <summary>The lowest free VMID that no clone of this process is still creating (nextid reserves nothing).</summary>
+        private static async Task<int> NextFreeIdAsync(ProxmoxClient client, CancellationToken ct)
+        {
+            int id = int.Parse(JsonRead.AsString(await client.GetAsync("cluster/nextid", null, ct).ConfigureAwait(false)), CultureInfo.InvariantCulture);
+            for (int i = 0; i < 100; i++)
+            {
+                bool busy;
+                lock (InFlight) busy = InFlight.Contains(id);
+                if (!busy) return id;
+                id++;
+                try { id = int.Parse(JsonRead.AsString(await client.GetAsync("cluster/nextid", new Dictionary<string, object> { ["vmid"] = id }, ct).ConfigureAwait(false)), CultureInfo.InvariantCulture); }
+                catch (ProxmoxApiException) { /* taken: try the next one */ }
+            }
+            return id;
         }
 
         private static bool IsIdTaken(string message) =>

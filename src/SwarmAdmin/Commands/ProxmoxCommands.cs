@@ -115,6 +115,13 @@ namespace SwarmAdmin.Commands
                 WriteError(SwarmErrors.Record(SwarmErrorId.InvalidEndpoint, ErrorCategory.InvalidArgument, $"'{Endpoint}' is not a Proxmox endpoint: {why}. Use a host name or https://host:8006.", Endpoint));
                 return;
             }
+            if (TokenId != null && TokenId.IndexOf('=') >= 0)
+            {
+                // never echo a value that may carry the secret
+                WriteError(SwarmErrors.Record(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument,
+                    "-TokenId must be only the token ID (user@realm!tokenname); pass the secret after '=' with -TokenSecret as a SecureString.", Endpoint));
+                return;
+            }
             ProxmoxCredential credential;
             ProxmoxTls tls;
             try

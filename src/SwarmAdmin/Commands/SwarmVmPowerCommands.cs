@@ -196,6 +196,7 @@ namespace SwarmAdmin.Commands
             public object Target;
             public JsonElement Status;
             public SwarmContext Swarm;
+            public bool WaitOnly;
             public string State => SwarmVmOps.State(Status);
         }
 
@@ -224,7 +225,17 @@ namespace SwarmAdmin.Commands
         protected override async Task ProcessRecordAsync()
         {
             SwarmProxmoxConnection c = Connection;
-            if (c == null && InputObject?.Connection?.Client != null) c = InputObject.Connection;
+            if (c == null && InputObject?.Connection != null)
+            {
+                // never fall back to another cluster for a VM that came from a connection that is closed now
+                if (InputObject.Connection.Client == null)
+                {
+                    WriteError(SwarmErrors.Record(SwarmErrorId.ProxmoxNotConnected, ErrorCategory.ConnectionError,
+                        $"VM {InputObject.Name} ({InputObject.VmId}) came from the Proxmox connection {InputObject.Connection.Endpoint}, which is closed. Get the VM again (Get-SwarmVm) after Connect-SwarmProxmox, or pass -Connection.", InputObject));
+                    return;
+                }
+                c = InputObject.Connection;
+            }
             if (c == null) c = ResolveConnection();
             else if (c.Client == null) c = ResolveConnection(); // a closed connection: the terminating error says what to do
             var swarm = TargetSwarm;
@@ -246,6 +257,8 @@ namespace SwarmAdmin.Commands
                 case ByInputObject:
                 {
                     var listed = vms.FirstOrDefault(v => v.VmId == InputObject.VmId);
+                    // a VMID can be reused after a destroy: the name must still match
+                    if (listed != null && InputObject.Name != null && listed.Name != null && !string.Equals(listed.Name, InputObject.Name, StringComparison.OrdinalIgnoreCase)) listed = null;
                     if (listed == null)
                     {
                         WriteError(SwarmErrors.Record(SwarmErrorId.VmNotFound, ErrorCategory.ObjectNotFound,
@@ -423,7 +436,8 @@ namespace SwarmAdmin.Commands
                     if (t.State == "paused") WriteWarning($"{SwarmVmOps.Describe(t.Vm)} is paused; Start-SwarmVm does not resume it (run 'qm resume {t.Vm.VmId}' on {t.Vm.Node}).");
                     else Verbose($"{SwarmVmOps.Describe(t.Vm)} is already running; nothing was sent.");
                     if (!Wait) { WriteObject(SwarmVmOps.Refresh(t.Vm, t.Status, t.Vm.IPv4)); continue; }
-                    todo.Add(t); // only the agent is waited for: no change, so no ShouldProcess
+                    t.WaitOnly = true; // only the agent is waited for: no change, so no ShouldProcess, and never a start
+                    todo.Add(t);
                     continue;
                 }
                 if (!ShouldProcess(SwarmVmOps.Describe(t.Vm), Wait ? "Start, and wait for its IPv4 address" : "Start")) continue;
@@ -439,6 +453,9 @@ namespace SwarmAdmin.Commands
             var deadline = DateTime.UtcNow.AddSeconds(TimeoutSec);
             JsonElement status = await SwarmVmOps.StatusAsync(vm, ct).ConfigureAwait(false);
             string current = SwarmVmOps.State(status);
+            if (t.WaitOnly && current != "running")
+                throw new SwarmException("SwarmVmNotRunning", ErrorCategory.InvalidOperation,
+                    $"{SwarmVmOps.Describe(vm)} stopped while Start-SwarmVm -Wait was waiting for it; it was not started again. Run Start-SwarmVm again to start it.", vm);
             if (current != "running" && current != "paused")
             {
                 state("starting");
@@ -606,8 +623,13 @@ namespace SwarmAdmin.Commands
             }
             if (notChecked.Count > 0 && !Force)
                 WriteWarning($"No swarm is connected (Connect-SwarmCluster or -SwarmContext), so it could not be checked whether {string.Join(", ", notChecked.Select(t => t.Vm.Name ?? t.Vm.VmId.ToString(CultureInfo.InvariantCulture)))} {(notChecked.Count == 1 ? "is a swarm node" : "are swarm nodes")}. A swarm node must be taken out with Remove-SwarmNode before its VM is deleted.");
-            foreach (var kv in failedSwarms.Where(_ => !Force))
-                WriteWarning($"The swarm at {kv.Key} could not list its nodes ({kv.Value}), so it could not be checked whether the VMs are swarm nodes. A swarm node must be taken out with Remove-SwarmNode before its VM is deleted.");
+            // a connected swarm that cannot say who its nodes are: refuse (unless -Force) rather than delete a manager blindly
+            var unknown = new HashSet<VmTarget>(targets.Where(t => !t.Vm.IsTemplate && t.Swarm != null && failedSwarms.ContainsKey(t.Swarm)));
+            if (!Force)
+                foreach (var t in unknown)
+                    WriteError(SwarmErrors.Record(SwarmVmErrorId.IsSwarmMember, ErrorCategory.ResourceBusy,
+                        $"{SwarmVmOps.Describe(t.Vm)} was not removed: the swarm at {t.Swarm} could not list its nodes ({failedSwarms[t.Swarm]}), so it could not be checked whether the VM is one of them. Check the swarm (Test-SwarmQuorum), or use -Force.", t.Vm));
+            if (!Force) targets = targets.Where(t => !unknown.Contains(t)).ToList();
 
             var todo = new List<VmTarget>();
             foreach (var t in targets)

@@ -87,8 +87,23 @@ namespace SwarmAdmin.Commands
 
             // reality
             var vms = (await ListVmsAsync(c, StopToken)).Where(v => !v.IsTemplate).ToList();
+            if (swarm == null)
+            {
+                // no swarm in this session: the file's running manager VMs may already be one (never start a second swarm)
+                var endpoints = config.Nodes.Where(n => n.Role == SwarmNodeRole.Manager && n.Address != null &&
+                        vms.Any(v => string.Equals(v.Name, n.Name, StringComparison.OrdinalIgnoreCase) && v.Status == "running"))
+                    .Select(n => n.Endpoint).ToArray();
+                if (endpoints.Length > 0)
+                {
+                    var ssh = config.Ssh ?? new SwarmClusterSsh();
+                    var found = Nested("param($e, $k, $kh) $a = @{ Endpoint = $e; NoDefault = $true; TimeoutSec = 5 }; if ($k) { $a.KeyFile = $k }; if ($kh) { $a.KnownHostsPath = $kh }; Connect-SwarmCluster @a",
+                        endpoints, ssh.KeyFile, ssh.KnownHostsPath);
+                    swarm = found.Output.Select(o => o?.BaseObject).OfType<SwarmContext>().FirstOrDefault();
+                    if (swarm != null) Verbose($"Found the swarm of the cluster file through {swarm.ActiveEndpoint} ({swarm.ClusterId}).");
+                }
+            }
             var swarmNodes = new List<NodeListResponse>();
-            if (swarm != null)
+            if (swarm != null && swarmNodes.Count == 0)
             {
                 try { swarmNodes = (await swarm.InvokeAsync("GET /nodes", (cl, t) => cl.Swarm.ListNodesAsync(t), this, StopToken)).ToList(); }
                 catch (Exception ex) when (!(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
@@ -110,7 +125,13 @@ namespace SwarmAdmin.Commands
                 if (vm == null) Add(n, SwarmSyncActionKind.CreateVm, $"no VM {n.Name}: clone on {n.ProxmoxHost}");
                 else
                 {
-                    var drift = await VmDriftAsync(c, vm, n);
+                    Dictionary<string, (string Live, string Wanted)> drift;
+                    try { drift = await VmDriftAsync(c, vm, n); }
+                    catch (Exception ex) when (!(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
+                    {
+                        WriteWarning($"The settings of VM {vm.Name} ({vm.VmId}) on {vm.Node} could not be read ({SwarmErrors.Unwrap(ex).Message}); they are not compared this time.");
+                        drift = new Dictionary<string, (string, string)>();
+                    }
                     if (drift.Count > 0) Add(n, SwarmSyncActionKind.UpdateVm, string.Join(", ", drift.Select(d => $"{d.Key} {d.Value.Live} -> {d.Value.Wanted}")));
                     if (!string.Equals(vm.Status, "running", StringComparison.OrdinalIgnoreCase)) Add(n, SwarmSyncActionKind.StartVm, $"VM {vm.VmId} is {vm.Status}");
                     if (n.ProxmoxHost != null && !string.Equals(vm.Node, n.ProxmoxHost, StringComparison.OrdinalIgnoreCase))
@@ -159,9 +180,12 @@ namespace SwarmAdmin.Commands
             var create = approved.Where(p => p.Step.Action == SwarmSyncActionKind.CreateVm).ToList();
             if (create.Count > 0)
             {
-                var made = Nested("param($n, $t, $c, $tl, $to) $n | New-SwarmVm -Template $t -Connection $c -ThrottleLimit $tl -TimeoutSec $to -Confirm:$false",
-                    create.Select(p => p.Node).ToArray(), Template ?? create.First().Node.Template ?? "debian-12-cloudinit", c, ThrottleLimit, TimeoutSec);
-                foreach (var p in create) Mark(p.Step, made.Errors.FirstOrDefault(e => ReferenceEquals(e.TargetObject, p.Node) || string.Equals(e.TargetObject?.ToString(), p.Node.Name, StringComparison.OrdinalIgnoreCase)));
+                // -Template only when given: otherwise each node's own template from the file (New-SwarmVm resolves its alias)
+                var made = Nested("param($n, $t, $c, $tl, $to) $a = @{ Connection = $c; ThrottleLimit = $tl; TimeoutSec = $to; Confirm = $false }; if ($t) { $a.Template = $t }; $n | New-SwarmVm @a",
+                    create.Select(p => p.Node).ToArray(), Template, c, ThrottleLimit, TimeoutSec);
+                var vmsMade = made.Output.Select(o => o?.BaseObject).OfType<SwarmVm>().ToList();
+                foreach (var p in create)
+                    MarkByOutput(p.Step, vmsMade.Any(v => string.Equals(v.Name, p.Node.Name, StringComparison.OrdinalIgnoreCase)), made, p.Node.Name);
             }
             foreach (var p in approved.Where(x => x.Step.Action == SwarmSyncActionKind.UpdateVm))
             {
@@ -213,8 +237,10 @@ namespace SwarmAdmin.Commands
             var init = approved.FirstOrDefault(p => p.Step.Action == SwarmSyncActionKind.InitializeSwarm);
             if (init.Node != null)
             {
-                var r = Nested("param($t) Initialize-Swarm -Node $t -Confirm:$false", Target(init.Node));
-                Mark(init.Step, r.Errors.FirstOrDefault());
+                NestedResult r;
+                try { r = Nested("param($t) Initialize-Swarm -Node $t -Confirm:$false", Target(init.Node)); }
+                catch (ArgumentException ex) { r = new NestedResult(); r.Errors.Add(new ErrorRecord(ex, "InvalidArgument", ErrorCategory.InvalidArgument, init.Node)); }
+                MarkByOutput(init.Step, r.Output.Select(o => o?.BaseObject).OfType<SwarmContext>().Any(), r, init.Node.Name);
                 if (init.Step.Status == SwarmSyncStatus.Failed)
                 {
                     foreach (var p in approved.Where(x => x.Step.Status == SwarmSyncStatus.Planned)) { p.Step.Status = SwarmSyncStatus.Skipped; p.Step.Error = "the swarm could not be initialised"; }
@@ -233,11 +259,12 @@ namespace SwarmAdmin.Commands
                     try { targets.Add(Target(n)); }
                     catch (ArgumentException ex) { foreach (var p in joins.Where(x => ReferenceEquals(x.Node, n))) Fail(p.Step, ex, n); }
                 }
-                var ctx = init.Node != null ? null : SwarmContext;   // after Initialize-Swarm, its context is the session default
+                var ctx = init.Node != null ? null : swarm;   // after Initialize-Swarm, its context is the session default
                 var r = Nested("param($t, $tl, $ctx) if ($ctx) { $t | Join-SwarmNode -Context $ctx -ThrottleLimit $tl -Confirm:$false } else { $t | Join-SwarmNode -ThrottleLimit $tl -Confirm:$false }",
                     targets.ToArray(), ThrottleLimit, ctx);
+                var joined = r.Output.Select(o => o?.BaseObject).OfType<SwarmNode>().ToList();
                 foreach (var p in joins.Where(x => x.Step.Status == SwarmSyncStatus.Planned))
-                    Mark(p.Step, r.Errors.FirstOrDefault(e => string.Equals(e.TargetObject?.ToString(), p.Node.Name, StringComparison.OrdinalIgnoreCase)));
+                    MarkByOutput(p.Step, joined.Any(j => string.Equals(j.Hostname, p.Node.Name, StringComparison.OrdinalIgnoreCase)), r, p.Node.Name);
             }
             Finish(plan);
         }
@@ -255,6 +282,17 @@ namespace SwarmAdmin.Commands
             return LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
         }
 
+        /// <summary>Done only when the cmdlet returned the object for this node; else Failed with its error, or any error of the batch.</summary>
+        private static void MarkByOutput(SwarmSyncAction step, bool produced, NestedResult result, string node)
+        {
+            if (produced) { step.Status = SwarmSyncStatus.Done; return; }
+            var error = result.Errors.FirstOrDefault(e => string.Equals(e.TargetObject?.ToString(), node, StringComparison.OrdinalIgnoreCase)
+                                                        || (e.TargetObject?.ToString() ?? string.Empty).IndexOf(node, StringComparison.OrdinalIgnoreCase) >= 0)
+                        ?? result.Errors.FirstOrDefault();
+            step.Status = SwarmSyncStatus.Failed;
+            step.Error = error == null ? "the step produced no result" : error.ErrorDetails?.Message ?? error.Exception?.Message;
+        }
+
         private static void Mark(SwarmSyncAction step, ErrorRecord error)
         {
             if (error == null) step.Status = SwarmSyncStatus.Done;
@@ -269,7 +307,7 @@ namespace SwarmAdmin.Commands
 
         private sealed class NestedResult
         {
-            public Collection<PSObject> Output;
+            public List<PSObject> Output = new List<PSObject>();
             public List<ErrorRecord> Errors = new List<ErrorRecord>();
         }
 
@@ -285,6 +323,8 @@ try { $__all = @(& ([scriptblock]::Create($__s)) @__a 2>&1) } catch { $__err += 
 [pscustomobject]@{ Output = @($__all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] }); Errors = @($__all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) + $__err }");
             foreach (var o in InvokeCommand.InvokeScript(false, wrapped, null, script, args))
             {
+                if (o?.Properties["Output"]?.Value is System.Collections.IEnumerable outs)
+                    foreach (var x in outs) if (x != null) result.Output.Add(x as PSObject ?? new PSObject(x));
                 if (o?.Properties["Errors"]?.Value is System.Collections.IEnumerable errs)
                     foreach (var e in errs) if (e is ErrorRecord er) result.Errors.Add(er); else if (e is PSObject pe && pe.BaseObject is ErrorRecord per) result.Errors.Add(per);
             }
