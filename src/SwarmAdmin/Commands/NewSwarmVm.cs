@@ -469,7 +469,7 @@ namespace SwarmAdmin.Commands
 
             state("waiting for the guest agent");
             string expected = p.Ip?.Split('/')[0];
-            vm.IPv4 = await WaitForAgentAddressAsync(client, host, vmid, net.MacAddress, expected, deadline, p.Name, ct).ConfigureAwait(false);
+            vm.IPv4 = await SwarmVmOps.WaitForAgentAddressAsync(client, host, vmid, net.MacAddress, expected, deadline, p.Name, TimeoutSec, ct).ConfigureAwait(false);
             if (WaitFor == SwarmVmWait.Ssh)
             {
                 state("waiting for SSH");
@@ -509,37 +509,6 @@ namespace SwarmAdmin.Commands
         {
             var left = deadline - DateTime.UtcNow;
             return left < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : left;
-        }
-
-        private async Task<string[]> WaitForAgentAddressAsync(ProxmoxClient client, string host, int vmid, string mac, string expected, DateTime deadline, string name, CancellationToken ct)
-        {
-            string last = "the guest agent did not answer";
-            while (DateTime.UtcNow < deadline)
-            {
-                try
-                {
-                    var data = await client.GetAsync($"nodes/{host}/qemu/{vmid}/agent/network-get-interfaces", null, ct).ConfigureAwait(false);
-                    var result = JsonRead.Member(data, "result") ?? data;
-                    var addresses = new List<string>();
-                    foreach (var iface in JsonRead.Array(result))
-                    {
-                        string hw = JsonRead.String(iface, "hardware-address");
-                        if (mac != null && !ProxmoxNetConfig.SameMac(hw, mac)) continue;
-                        if (mac == null && JsonRead.String(iface, "name") == "lo") continue;
-                        foreach (var a in JsonRead.Array(JsonRead.Member(iface, "ip-addresses") ?? default))
-                            if (JsonRead.String(a, "ip-address-type") == "ipv4") addresses.Add(JsonRead.String(a, "ip-address"));
-                    }
-                    if (addresses.Count > 0 && (expected == null || addresses.Contains(expected))) return addresses.ToArray();
-                    last = addresses.Count == 0 ? "the guest has no IPv4 address yet" : $"the guest reports {string.Join(", ", addresses)}, not {expected}";
-                }
-                catch (ProxmoxApiException ex) when (ex.StatusCode != 403 && ex.StatusCode != 401)
-                {
-                    last = ex.ProxmoxMessage?.Trim() ?? ex.Message;
-                }
-                await Task.Delay(1000, ct).ConfigureAwait(false);
-            }
-            throw new SwarmException(SwarmErrorId.Timeout, ErrorCategory.OperationTimeout,
-                $"VM {name} ({vmid}) started, but within {TimeoutSec} s the guest agent did not report {(expected ?? "an IPv4 address")}: {last}. Check cloud-init in the VM's console (qemu-guest-agent must be installed in the template).", vmid);
         }
 
         private async Task WaitForSshAsync(string address, DateTime deadline, string name, CancellationToken ct)
