@@ -38,6 +38,9 @@
         'Stop-SwarmVm'
         'Remove-SwarmVm'
         'Sync-SwarmCluster'
+        'Backup-SwarmManager'
+        'Restore-SwarmManager'
+        'Restore-SwarmQuorum'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

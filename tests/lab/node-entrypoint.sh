@@ -71,20 +71,45 @@ else
     log "ERROR: sshd configuration test failed"
 fi
 
-# --- dockerd: unix socket only, own cgroup parent ---
-# DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: swarm tasks use the local image (lab/busybox:1) without
-# trying a registry first (there is none).
-DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd --cgroup-parent="/swarmadmin-lab-$name" -H unix:///var/run/docker.sock \
-    --shutdown-timeout 5 >>/var/log/dockerd.log 2>&1 &
-dpid=$!
-log "started sshd and dockerd (pid $dpid)"
+# --- dockerd: unix socket only, own cgroup parent, managed by /etc/init.d/docker ---
+# There is no systemd in a lab node, so the engine gets a SysV-style init script as on a machine without
+# systemd: SwarmAdmin's Backup-/Restore-SwarmManager stop and start the engine with it over SSH, as they do
+# with systemctl on a VM. DOCKER_SERVICE_PREFER_OFFLINE_IMAGE: swarm tasks use the local image
+# (lab/busybox:1) without trying a registry first (there is none).
+mkdir -p /etc/init.d
+sed "s/@NAME@/$name/" > /etc/init.d/docker <<'INIT'
+#!/bin/sh
+# /etc/init.d/docker of SwarmAdmin lab node @NAME@ (written by the lab entrypoint)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+PIDFILE=/var/run/docker.pid
+running() { [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+case "$1" in
+  start)
+    running && exit 0
+    rm -f "$PIDFILE"
+    cd / && DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid dockerd --cgroup-parent=/swarmadmin-lab-@NAME@ \
+      -H unix:///var/run/docker.sock --shutdown-timeout 5 >>/var/log/dockerd.log 2>&1 </dev/null &
+    exit 0 ;;
+  stop)
+    running || exit 0
+    kill -TERM "$(cat "$PIDFILE")"
+    i=0
+    while running && [ $i -lt 160 ]; do sleep 0.25; i=$((i + 1)); done
+    running && kill -KILL "$(cat "$PIDFILE")"
+    exit 0 ;;
+  restart) "$0" stop; "$0" start ;;
+  status) if running; then echo "dockerd is running"; else echo "dockerd is not running"; exit 3; fi ;;
+  *) echo "usage: $0 start|stop|restart|status" >&2; exit 2 ;;
+esac
+INIT
+chmod 0755 /etc/init.d/docker
+/etc/init.d/docker start
+log "started sshd and dockerd"
 
 stop() {
     log "stopping"
-    kill -TERM "$dpid" 2>/dev/null
+    /etc/init.d/docker stop
     [ -s /run/sshd.pid ] && kill -TERM "$(cat /run/sshd.pid)" 2>/dev/null
-    i=0
-    while kill -0 "$dpid" 2>/dev/null && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
     exit 0
 }
 trap stop TERM INT

@@ -30,7 +30,7 @@ namespace SwarmAdmin.Commands
 
         /// <summary>Hostnames of the nodes; wildcards allowed.</summary>
         [Parameter(ParameterSetName = ByName, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [Alias("Hostname")]
+        [Alias("Hostname", "Node")]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
         public string[] Name { get; set; }

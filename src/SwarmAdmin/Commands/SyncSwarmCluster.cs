@@ -305,33 +305,6 @@ namespace SwarmAdmin.Commands
             step.Error = SwarmErrors.Unwrap(ex).Message;
         }
 
-        private sealed class NestedResult
-        {
-            public List<PSObject> Output = new List<PSObject>();
-            public List<ErrorRecord> Errors = new List<ErrorRecord>();
-        }
-
-        /// <summary>Runs our own cmdlets (New-SwarmVm, Initialize-Swarm, Join-SwarmNode) on the pipeline thread; their
-        /// progress and verbose output reach the host, their errors are collected per step.</summary>
-        private NestedResult Nested(string script, params object[] args)
-        {
-            var result = new NestedResult();
-            // errors of the nested cmdlets are collected (stream 2 merged), never lost, and a terminating one is caught too
-            var wrapped = ScriptBlock.Create(@"param($__s, $__a)
-$__all = @(); $__err = @()
-try { $__all = @(& ([scriptblock]::Create($__s)) @__a 2>&1) } catch { $__err += $_ }
-[pscustomobject]@{ Output = @($__all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] }); Errors = @($__all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) + $__err }");
-            foreach (var o in InvokeCommand.InvokeScript(false, wrapped, null, script, args))
-            {
-                if (o?.Properties["Output"]?.Value is System.Collections.IEnumerable outs)
-                    foreach (var x in outs) if (x != null) result.Output.Add(x as PSObject ?? new PSObject(x));
-                if (o?.Properties["Errors"]?.Value is System.Collections.IEnumerable errs)
-                    foreach (var e in errs) if (e is ErrorRecord er) result.Errors.Add(er); else if (e is PSObject pe && pe.BaseObject is ErrorRecord per) result.Errors.Add(per);
-            }
-            foreach (var e in result.Errors) Verbose($"  {e.Exception?.Message}");
-            return result;
-        }
-
         /// <summary>Cores and memory of a VM (pending values, as PVE's config call gives them) against the cluster file.</summary>
         private async Task<Dictionary<string, (string Live, string Wanted)>> VmDriftAsync(SwarmProxmoxConnection c, SwarmVm vm, SwarmClusterNode n)
         {

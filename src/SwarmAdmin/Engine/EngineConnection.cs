@@ -44,12 +44,22 @@ namespace SwarmAdmin.Engine
         public string HostKeyFingerprint => _ssh?.HostKeyFingerprint;
         public System.Collections.Generic.IReadOnlyList<string> Notes => (System.Collections.Generic.IReadOnlyList<string>)_ssh?.Notes ?? Array.Empty<string>();
 
+        /// <summary>The engine of a machine reached through an SSH session the caller keeps (and disposes) itself.</summary>
+        public static Task<EngineConnection> OpenOverSessionAsync(SshSession session, TimeSpan timeout, CancellationToken ct)
+            => OpenAsync(session.Endpoint, new SshOptions { Timeout = timeout }, ct, session);
+
         public static async Task<EngineConnection> OpenAsync(SwarmEndpoint endpoint, SshOptions sshOptions, CancellationToken ct)
+            => await OpenAsync(endpoint, sshOptions, ct, null).ConfigureAwait(false);
+
+        private static async Task<EngineConnection> OpenAsync(SwarmEndpoint endpoint, SshOptions sshOptions, CancellationToken ct, SshSession borrowed)
         {
             SshSession ssh = null;
             StreamConnector connector;
             switch (endpoint.Scheme)
             {
+                case EndpointScheme.Ssh when borrowed != null:
+                    connector = c => Task.FromResult(borrowed.OpenDialStdio());
+                    break;
                 case EndpointScheme.Ssh:
                     ssh = await SshSession.ConnectAsync(endpoint, sshOptions, ct).ConfigureAwait(false);
                     SshSession s = ssh;

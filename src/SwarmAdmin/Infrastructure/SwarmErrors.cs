@@ -50,6 +50,13 @@ namespace SwarmAdmin.Infrastructure
         public const string ProxmoxApiError = "ProxmoxApiError";
         public const string ProxmoxTaskFailed = "ProxmoxTaskFailed";
         public const string VmNotFound = "SwarmVmNotFound";
+        public const string NodeCommandFailed = "SwarmNodeCommandFailed";
+        public const string SwarmLocked = "SwarmLocked";
+        public const string BackupUnreadable = "SwarmBackupUnreadable";
+        public const string BackupPasswordWrong = "SwarmBackupPasswordWrong";
+        public const string BackupExists = "SwarmBackupExists";
+        public const string RestoreTargetInUse = "SwarmRestoreTargetInUse";
+        public const string RecoveryNoSource = "SwarmRecoveryNoSource";
     }
 
     /// <summary>An error we raise ourselves with a stable id and category (mapped 1:1 into an ErrorRecord).</summary>

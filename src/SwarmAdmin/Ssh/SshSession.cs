@@ -231,6 +231,52 @@ namespace SwarmAdmin.Ssh
             return new ExecChannelStream(cmd, input, exec, _endpoint);
         }
 
+        /// <summary>
+        /// Runs one command on the machine: <paramref name="stdin"/> (optional) is streamed to it, its stdout is copied to
+        /// <paramref name="stdout"/> (or kept as text when null). Never put a secret in <paramref name="command"/>: it is
+        /// visible in the machine's process list; pass secrets on stdin.
+        /// </summary>
+        public async Task<SshExecResult> RunAsync(string command, Stream stdin, Stream stdout, TimeSpan timeout, CancellationToken ct)
+        {
+            using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            using (SshCommand cmd = _client.CreateCommand(command))
+            {
+                cts.CancelAfter(timeout);
+                cmd.CommandTimeout = System.Threading.Timeout.InfiniteTimeSpan;
+                Task exec = cmd.ExecuteAsync(cts.Token);
+                Stream input = cmd.CreateInputStream();
+                Task pumpIn = Task.Run(async () =>
+                {
+                    try { if (stdin != null) await stdin.CopyToAsync(input, 81920, cts.Token).ConfigureAwait(false); }
+                    finally { input.Dispose(); }
+                });
+                var text = stdout == null ? new MemoryStream() : null;
+                Task pumpOut = Task.Run(() => cmd.OutputStream.CopyToAsync(stdout ?? text, 81920, cts.Token));
+                try
+                {
+                    await exec.ConfigureAwait(false);
+                    await pumpOut.ConfigureAwait(false);
+                    await pumpIn.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"'{FirstLine(command)}' on {_endpoint.Host} did not finish within {timeout.TotalSeconds:0} s.");
+                }
+                return new SshExecResult
+                {
+                    ExitCode = cmd.ExitStatus ?? -1,
+                    StdErr = (cmd.Error ?? string.Empty).Trim(),
+                    StdOut = text != null ? System.Text.Encoding.UTF8.GetString(text.ToArray()) : null,
+                };
+            }
+        }
+
+        private static string FirstLine(string command)
+        {
+            string line = command.Split('\n')[0].Trim();
+            return line.Length > 80 ? line.Substring(0, 80) + "..." : line;
+        }
+
         public void Dispose()
         {
             try { if (_client.IsConnected) _client.Disconnect(); } catch { /* closing anyway */ }
@@ -292,5 +338,12 @@ namespace SwarmAdmin.Ssh
             public override bool CanRead => true;
             public override bool CanWrite => true;
         }
+    }
+
+    internal sealed class SshExecResult
+    {
+        public int ExitCode { get; set; }
+        public string StdErr { get; set; }
+        public string StdOut { get; set; }
     }
 }
