@@ -247,6 +247,23 @@ Describe 'Rotation' {
         $text | Should -Not -Match ([regex]::Escape($new))
     }
 
+    It 'a service that does not converge in time gives SwarmSecretRotationFailed and the old version is kept' {
+        New-SwarmSecret -Name "$P-slow" -SecureString (Secure "slow-$P") | Out-Null
+        New-CliService -Name "$P-slowsvc" -Replicas 2 -Mounts @('--secret', "source=$P-slow,target=slow")
+        # 60 s between the two replicas' updates: not converged within 3 s
+        Invoke-LabDocker $M1 @('service', 'update', '--detach', '--quiet', '--update-delay', '60s', "$P-slowsvc") | Out-Null
+        Start-Sleep -Seconds 2
+        $r = Update-SwarmSecret -Name "$P-slow" -SecureString (Secure "slow2-$P") -TimeoutSec 3 -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable e -WarningAction SilentlyContinue
+        $e[0].FullyQualifiedErrorId | Should -BeLike 'SwarmSecretRotationFailed*'
+        $e[0].Exception.Message | Should -Match "$P-slowsvc"
+        $e[0].ErrorDetails.RecommendedAction | Should -Match "Update-SwarmSecret -Name $P-slow"
+        $r.Name | Should -Be "$P-slow.v1"
+        $names = Get-CliNames secret
+        $names | Should -Contain "$P-slow"
+        $names | Should -Contain "$P-slow.v1"
+        (Get-CliRefs "$P-slowsvc" secret).SecretName | Should -Be "$P-slow.v1"
+    }
+
     It '-KeepPrevious keeps the old version; a later rotation finds the highest version by label' {
         New-SwarmConfig -Name "$P-keep" -Content 'one' | Out-Null
         # a hand-made name that only looks like a version: no labels, no special meaning
