@@ -57,6 +57,16 @@ namespace SwarmAdmin.Infrastructure
         public const string BackupExists = "SwarmBackupExists";
         public const string RestoreTargetInUse = "SwarmRestoreTargetInUse";
         public const string RecoveryNoSource = "SwarmRecoveryNoSource";
+        public const string SecretExists = "SwarmSecretExists";
+        public const string SecretNotFound = "SwarmSecretNotFound";
+        public const string SecretInUse = "SwarmSecretInUse";
+        public const string SecretFileUnreadable = "SwarmSecretFileUnreadable";
+        public const string SecretRotationFailed = "SwarmSecretRotationFailed";
+        public const string ConfigExists = "SwarmConfigExists";
+        public const string ConfigNotFound = "SwarmConfigNotFound";
+        public const string ConfigInUse = "SwarmConfigInUse";
+        public const string ConfigFileUnreadable = "SwarmConfigFileUnreadable";
+        public const string ConfigRotationFailed = "SwarmConfigRotationFailed";
     }
 
     /// <summary>An error we raise ourselves with a stable id and category (mapped 1:1 into an ErrorRecord).</summary>
