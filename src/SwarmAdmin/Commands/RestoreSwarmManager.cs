@@ -141,7 +141,7 @@ namespace SwarmAdmin.Commands
                                     BackupCreatedAt = meta.CreatedAt,
                                     RaftIndex = meta.RaftIndex,
                                     RemovedManagers = removed.ToArray(),
-                                    Nodes = now.Nodes - removed.Count,
+                                    Nodes = now.Nodes,
                                     Services = now.Services,
                                     Secrets = now.Secrets,
                                     Configs = now.Configs,

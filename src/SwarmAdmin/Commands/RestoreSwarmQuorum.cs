@@ -221,7 +221,7 @@ namespace SwarmAdmin.Commands
                     var workers = probes.Where(p => p != source && p.Error == null && !roleSteps.Any(r => r.P == p) && !(p.IsManager && recovery.Source == "Intact")).ToList();
                     var rejoin = workers.Count > 0 ? Step(SwarmRecoveryAction.Rejoin, string.Join(", ", workers.Select(w => w.Name)), "Rejoin those that do not find the managers within 30 s (their labels are carried over)") : null;
                     var labelled = probes.Where(p => p.Error == null && p.Target.Labels.Count > 0).ToList();
-                    var labels = labelled.Count > 0 ? Step(SwarmRecoveryAction.SetLabels, string.Join(", ", labelled.Select(p => p.Name)), "Add the labels the cluster file declares") : null;
+                    var labels = Step(SwarmRecoveryAction.SetLabels, labelled.Count > 0 ? string.Join(", ", labelled.Select(p => p.Name)) : "(recreated managers)", "Add the labels the cluster file declares, and give recreated managers the labels of the lost node with the same hostname");
                     var test = Step(SwarmRecoveryAction.TestQuorum, clusterId, "Test-SwarmQuorum");
                     recovery.Steps = steps.ToArray();
 
@@ -283,6 +283,8 @@ namespace SwarmAdmin.Commands
         }
 
         private SwarmContext _newCtx;
+        /// <summary>Labels of the removed managers by hostname: a machine recreated under the same name gets them back.</summary>
+        private readonly Dictionary<string, IDictionary<string, string>> _lostLabels = new Dictionary<string, IDictionary<string, string>>(StringComparer.OrdinalIgnoreCase);
 
         private async Task RunStepAsync(SwarmRecoveryStep s, Probe source, Probe[] probes, List<(SwarmRecoveryStep Step, Probe P)> roleSteps, SwarmQuorumRecovery recovery,
             string survivorBackup, string backupPath, byte[] password, string advertise, string clusterId, string keyFile, string knownHosts,
@@ -326,7 +328,7 @@ namespace SwarmAdmin.Commands
                 }
                 case SwarmRecoveryAction.RemoveManager:
                 {
-                    var removed = await Task.Run(() => ManagerState.RemoveGhostManagersAsync(getLeader().Client, (source.Info?.Swarm?.NodeID is string id && id.Length > 0 && recovery.Source != "Backup") ? id : SelfId(getLeader()), this, StopToken));
+                    var removed = await Task.Run(() => ManagerState.RemoveGhostManagersAsync(getLeader().Client, (source.Info?.Swarm?.NodeID is string id && id.Length > 0 && recovery.Source != "Backup") ? id : SelfId(getLeader()), this, StopToken, _lostLabels));
                     s.Target = removed.Count > 0 ? string.Join(", ", removed) : "(none)";
                     break;
                 }
@@ -353,14 +355,17 @@ namespace SwarmAdmin.Commands
                     var ctx = Ctx(source, keyFile, knownHosts);
                     var nodes = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
                     var changed = new List<string>();
-                    foreach (var p in probes.Where(x => x.Error == null && x.Target.Labels.Count > 0))
+                    foreach (var p in probes.Where(x => x.Error == null && (x.Target.Labels.Count > 0 || _lostLabels.ContainsKey(x.Info.Name))))
                     {
                         var n = nodes.Where(x => string.Equals(x.Description?.Hostname, p.Info.Name, StringComparison.OrdinalIgnoreCase))
                                      .OrderByDescending(x => string.Equals(x.Status?.State, "ready", StringComparison.OrdinalIgnoreCase)).FirstOrDefault();
+                        var wantedLabels = new Dictionary<string, string>(StringComparer.Ordinal);
+                        if (_lostLabels.TryGetValue(p.Info.Name, out var lost)) foreach (var kv in lost) wantedLabels[kv.Key] = kv.Value;
+                        foreach (var kv in p.Target.Labels) wantedLabels[kv.Key] = kv.Value;
                         if (n == null) continue;
                         var (_, did) = await UpdateNodeAsync(ctx, n, cur =>
                         {
-                            var after = Nodes.NodeLabels.Apply(cur.Spec?.Labels, p.Target.Labels, null, null);
+                            var after = Nodes.NodeLabels.Apply(cur.Spec?.Labels, wantedLabels, null, null);
                             if (Nodes.NodeLabels.SameSet(cur.Spec?.Labels, after)) return null;
                             var spec = CopySpec(cur); spec.Labels = after; return spec;
                         });

@@ -195,7 +195,7 @@ namespace SwarmAdmin.Recovery
         /// Removes the managers that are not part of the raft group any more (after a forced new cluster they stay
         /// listed as Down managers and cannot come back): demote, then remove with force. Returns their hostnames.
         /// </summary>
-        public static async Task<List<string>> RemoveGhostManagersAsync(DockerClient client, string keepNodeId, IOperationLog log, CancellationToken ct)
+        public static async Task<List<string>> RemoveGhostManagersAsync(DockerClient client, string keepNodeId, IOperationLog log, CancellationToken ct, IDictionary<string, IDictionary<string, string>> labelsByHost = null)
         {
             var removed = new List<string>();
             var nodes = await client.Swarm.ListNodesAsync(ct).ConfigureAwait(false);
@@ -217,6 +217,8 @@ namespace SwarmAdmin.Recovery
                     await client.Swarm.RemoveNodeAsync(n.ID, true, ct).ConfigureAwait(false);
                 }
                 removed.Add(name);
+                if (labelsByHost != null && n.Spec?.Labels != null && n.Spec.Labels.Count > 0 && n.Description?.Hostname != null)
+                    labelsByHost[n.Description.Hostname] = new Dictionary<string, string>(n.Spec.Labels, StringComparer.Ordinal);
             }
             return removed;
         }
