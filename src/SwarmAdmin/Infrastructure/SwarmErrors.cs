@@ -50,6 +50,9 @@ namespace SwarmAdmin.Infrastructure
         public const string ProxmoxApiError = "ProxmoxApiError";
         public const string ProxmoxTaskFailed = "ProxmoxTaskFailed";
         public const string VmNotFound = "SwarmVmNotFound";
+        public const string RebalanceFailed = "SwarmRebalanceFailed";
+        public const string MaintenanceScriptFailed = "SwarmMaintenanceScriptFailed";
+        public const string NodeAmbiguous = "SwarmNodeAmbiguous";
     }
 
     /// <summary>An error we raise ourselves with a stable id and category (mapped 1:1 into an ErrorRecord).</summary>
