@@ -123,6 +123,7 @@ namespace SwarmAdmin.Commands
             // what runs there now: the replicated services whose tasks will move
             var services = (await CallAsync(ctx, "GET /services", (c, t) => c.Swarm.ListServicesAsync(new ServiceListParameters(), t))).ToDictionary(s => s.ID, StringComparer.Ordinal);
             var tasksHere = await TasksOnNodeAsync(ctx, node.ID);
+            var runningBefore = await RunningByServiceAsync(ctx);
             var moving = tasksHere.Where(t => t.ServiceID != null && services.TryGetValue(t.ServiceID, out var s) && IsReplicated(s)).ToList();
             var affected = moving.Select(t => t.ServiceID).Distinct(StringComparer.Ordinal).Select(id => services[id]).OrderBy(s => s.Spec?.Name, StringComparer.Ordinal).ToList();
             var result = new SwarmNodeMaintenanceResult
@@ -158,7 +159,7 @@ namespace SwarmAdmin.Commands
                     });
                     Verbose($"{Describe(drained)} is drained; waiting for its {moving.Count} task(s) of {affected.Count} replicated service(s) to move.");
                     await WaitForDrainAsync(ctx, drained, TimeoutSec);
-                    await WaitForTasksElsewhereAsync(ctx, node.ID, host, affected, moving, TimeoutSec - (int)deadline.Elapsed.TotalSeconds);
+                    await WaitForTasksElsewhereAsync(ctx, node.ID, host, affected, moving, runningBefore, TimeoutSec - (int)deadline.Elapsed.TotalSeconds);
                 }
 
                 Verbose($"Running the maintenance script block for {host}.");
@@ -241,11 +242,10 @@ namespace SwarmAdmin.Commands
         /// what MaxReplicas allows there). A service with no other eligible node is only warned about: its tasks stay
         /// pending until the node is back.
         /// </summary>
-        private async Task WaitForTasksElsewhereAsync(SwarmContext ctx, string nodeId, string host, List<DockerService> affected, List<TaskResponse> moving, int timeoutSec)
+        private async Task WaitForTasksElsewhereAsync(SwarmContext ctx, string nodeId, string host, List<DockerService> affected, List<TaskResponse> moving, Dictionary<string, List<string>> runningBefore, int timeoutSec)
         {
             if (affected.Count == 0) return;
             var nodes = (await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t))).Select(ToSpreadNode).ToList();
-            var runningBefore = await RunningByServiceAsync(ctx);
             var targets = new Dictionary<string, (string Name, int Want)>(StringComparer.Ordinal);
             foreach (var s in affected)
             {
