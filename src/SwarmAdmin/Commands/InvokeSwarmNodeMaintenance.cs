@@ -60,14 +60,14 @@ namespace SwarmAdmin.Commands
             foreach (object raw in Node)
             {
                 object item = raw is PSObject pso ? pso.BaseObject : raw;
-                SwarmContext ctx = Context ?? (item as SwarmNode)?.Context ?? ResolveContext();
+                SwarmContext ctx = Context ?? (item as SwarmNode)?.Context ?? ResolveContext(); // no context: ends the command (outside the per-node catch)
                 try
                 {
                     var node = await ResolveNodeAsync(ctx, item);
                     if (node == null) continue;
                     await MaintainAsync(ctx, node);
                 }
-                catch (Exception ex) when (!(ex is PipelineStoppedException) && !(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
+                catch (Exception ex) when (!(ex is PipelineStoppedException) && !(ex is TerminatingErrorException) && !(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
                 {
                     WriteErrorFor(ex, item);
                 }
