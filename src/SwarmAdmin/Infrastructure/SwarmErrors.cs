@@ -67,6 +67,9 @@ namespace SwarmAdmin.Infrastructure
         public const string ConfigInUse = "SwarmConfigInUse";
         public const string ConfigFileUnreadable = "SwarmConfigFileUnreadable";
         public const string ConfigRotationFailed = "SwarmConfigRotationFailed";
+        public const string RebalanceFailed = "SwarmRebalanceFailed";
+        public const string MaintenanceScriptFailed = "SwarmMaintenanceScriptFailed";
+        public const string NodeAmbiguous = "SwarmNodeAmbiguous";
     }
 
     /// <summary>An error we raise ourselves with a stable id and category (mapped 1:1 into an ErrorRecord).</summary>
