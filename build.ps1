@@ -64,7 +64,7 @@ function Invoke-Build {
     $bin = New-Item -ItemType Directory -Force (Join-Path $moduleOut 'bin')
     Get-ChildItem (Join-Path $staging 'module') -Filter *.dll | Where-Object Name -ne 'System.Management.Automation.dll' | Copy-Item -Destination $bin
     Copy-Item (Join-Path $staging 'loader/SwarmAdmin.Loader.dll') $bin
-    foreach ($f in 'SwarmAdmin.psd1', 'SwarmAdmin.psm1', 'SwarmAdmin.Format.ps1xml', 'SwarmAdmin.Config.Format.ps1xml', 'SwarmAdmin.Secrets.Format.ps1xml') { Copy-Item (Join-Path $root $f) $moduleOut }
+    foreach ($f in 'SwarmAdmin.psd1', 'SwarmAdmin.psm1', 'SwarmAdmin.Format.ps1xml', 'SwarmAdmin.Config.Format.ps1xml', 'SwarmAdmin.Secrets.Format.ps1xml', 'SwarmAdmin.Recovery.Format.ps1xml') { Copy-Item (Join-Path $root $f) $moduleOut }
     if (Test-Path (Join-Path $root 'LICENSE')) { Copy-Item (Join-Path $root 'LICENSE') $moduleOut }
 
     if ($NoHelp -and $Task -eq 'Build') { Write-Host "Built without help: Import-Module $moduleOut"; return }
