@@ -134,9 +134,17 @@ Describe 'Backup-SwarmManager' {
         $b.Services | Should -Be 2
         $b.Secrets | Should -Be 2
         $b.Managers.Count | Should -Be 3
-        # encrypted: the secret's text is not in the file, and only its owner may read it
+        # encrypted: no gzip stream, no tar header, no certificate in clear anywhere in the file (the node's swarm
+        # state holds PEM certificates and keys in clear), and only its owner may read it
         $bytes = [IO.File]::ReadAllBytes($b.Path)
-        [Text.Encoding]::UTF8.GetString($bytes).Contains($script:SecretText) | Should -BeFalse
+        $text = [Text.Encoding]::ASCII.GetString($bytes)
+        $text.Contains('ustar') | Should -BeFalse
+        $text.Contains('BEGIN CERTIFICATE') | Should -BeFalse
+        $text.Contains('swarm/raft') | Should -BeFalse
+        $text.Contains($script:SecretText) | Should -BeFalse
+        $gzip = 0; for ($i = 0; $i -lt $bytes.Length - 2; $i++) { if ($bytes[$i] -eq 0x1f -and $bytes[$i + 1] -eq 0x8b -and $bytes[$i + 2] -eq 0x08) { $gzip++ } }
+        $gzip | Should -BeLessOrEqual 1 -Because 'random ciphertext may hold these 3 bytes by chance, a gzip stream in clear starts with them'
+        $text.StartsWith("SWARMADMIN-BACKUP1`n") | Should -BeTrue
         (& stat -c '%a' $b.Path) | Should -Be '600'
         # the manager came back
         $line = Invoke-Dr 'swarmlab-dr2' @('node', 'inspect', '--format', '{{.Status.State}} {{.ManagerStatus.Reachability}}', 'swarmlab-dr1')
@@ -148,6 +156,11 @@ Describe 'Backup-SwarmManager' {
     It 'refuses when stopping the manager would lose quorum, and stops nothing' {
         Invoke-Lab stop-node swarmlab-dr3 | Out-Null
         try {
+            # the managers must have noticed: until then dr3 still counts as reachable and a backup would be allowed
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            do { Start-Sleep 1; $st = Invoke-Dr 'swarmlab-dr1' @('node', 'inspect', '--format', '{{.ManagerStatus.Reachability}}', 'swarmlab-dr3') } until ($st -eq 'unreachable' -or [DateTime]::UtcNow -gt $deadline)
+            $st | Should -Be 'unreachable'
+
             $pid1 = Invoke-Lab exec swarmlab-dr1 -- cat /var/run/docker.pid
             $err = $null
             Backup-SwarmManager -Context $script:DrCtx -Name swarmlab-dr1 -Destination "$($script:BackupDir)/" -Password $script:Password -Confirm:$false -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
@@ -193,6 +206,9 @@ Describe 'Restore-SwarmQuorum' {
     }
 
     It 'the swarm has really lost its quorum' {
+        # the leader steps down once it notices it lost its majority (a few seconds)
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ((Test-DrHasLeader 'swarmlab-dr1') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep 2 }
         Test-DrHasLeader 'swarmlab-dr1' | Should -BeFalse
     }
 
@@ -212,7 +228,10 @@ Describe 'Restore-SwarmQuorum' {
     }
 
     It 'brings back a healthy 3-manager swarm with every service, secret, config and label' {
-        $all = $script:Nodes | Restore-SwarmQuorum -Password $script:Password -BackupDirectory $script:BackupDir -Confirm:$false *>&1
+        $DebugPreference = 'Continue'
+        $all = $script:Nodes | Restore-SwarmQuorum -Password $script:Password -BackupDirectory $script:BackupDir -Confirm:$false -Verbose *>&1
+        $DebugPreference = 'SilentlyContinue'
+        @($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Count | Should -BeGreaterThan 5
         $r = $all | Where-Object { $_ -is [SwarmAdmin.SwarmQuorumRecovery] }
         @($all | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) | Should -BeNullOrEmpty
         @($r.Steps | Where-Object Status -ne 'Done') | Should -BeNullOrEmpty
@@ -221,6 +240,8 @@ Describe 'Restore-SwarmQuorum' {
         Test-Path $r.BackupPath | Should -BeTrue -Because 'the survivor is backed up before anything changes'
         # the secret text never shows in any stream
         ($all | Out-String) | Should -Not -Match $script:SecretText
+        ($all | ForEach-Object { "$_" }) -join "`n" | Should -Not -Match 'correct horse' -Because 'the backup password never shows'
+
 
         $after = Get-DrSnapshot 'swarmlab-dr1'
         Assert-SameServices $script:BeforeLoss $after

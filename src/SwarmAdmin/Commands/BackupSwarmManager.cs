@@ -116,7 +116,9 @@ namespace SwarmAdmin.Commands
                 using (NodeShell shell = await NodeShell.ConnectAsync(ctx, target, keyFile, knownHosts, StopToken))
                 {
                     SystemInfoResponse info;
-                    using (EngineConnection engine = await shell.OpenEngineAsync(StopToken)) info = await engine.Client.System.GetSystemInfoAsync(StopToken);
+                    using (EngineConnection engine = await shell.OpenEngineAsync(StopToken))
+                    using (var lim = ManagerState.Limit(StopToken, ctx.TimeoutSec))
+                        info = await engine.Client.System.GetSystemInfoAsync(lim.Token);
                     if (info.Swarm?.NodeID != node.ID)
                     {
                         throw new SwarmException(SwarmErrorId.InvalidEndpoint, ErrorCategory.InvalidResult,
@@ -131,25 +133,10 @@ namespace SwarmAdmin.Commands
                     meta.DataRoot = info.DockerRootDir;
 
                     progress.StatusDescription = $"Engine stopped on {host}: archiving {info.DockerRootDir}/swarm";
+                    Directory.CreateDirectory(Path.GetDirectoryName(path));
                     progress.PercentComplete = 30;
                     WriteProgress(progress);
-                    downtime = await ManagerState.WriteBackupAsync(shell, info.DockerRootDir, path, meta, password, this, StopToken);
-
-                    progress.StatusDescription = $"Engine started on {host}: waiting until it is Ready and Reachable";
-                    progress.PercentComplete = 80;
-                    WriteProgress(progress);
-                    if (unlockKey != null)
-                    {
-                        using (EngineConnection engine = await shell.WaitForEngineAsync(TimeSpan.FromSeconds(60), StopToken))
-                        {
-                            var again = await engine.Client.System.GetSystemInfoAsync(StopToken);
-                            if (string.Equals(again.Swarm?.LocalNodeState, "locked", StringComparison.OrdinalIgnoreCase))
-                            {
-                                Verbose($"Unlocking the restarted manager {host}.");
-                                await engine.SendAsync(HttpMethod.Post, "swarm/unlock", System.Text.Json.JsonSerializer.Serialize(new System.Collections.Generic.Dictionary<string, string> { ["UnlockKey"] = unlockKey }), StopToken);
-                            }
-                        }
-                    }
+                    downtime = await ManagerState.WriteBackupAsync(shell, info.DockerRootDir, path, meta, password, unlockKey, this, StopToken);
                 }
             }
             finally
@@ -194,14 +181,13 @@ namespace SwarmAdmin.Commands
             string full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination);
             bool folder = Directory.Exists(full) || Destination.EndsWith("/", StringComparison.Ordinal) || Destination.EndsWith("\\", StringComparison.Ordinal);
             if (!folder) return full;
-            Directory.CreateDirectory(full);
             return Path.Combine(full, BackupFileName(host, DateTime.UtcNow));
         }
 
         internal static string BackupFileName(string host, DateTime utc)
         {
             string safe = new string((host ?? "manager").Select(ch => char.IsLetterOrDigit(ch) || ch == '-' || ch == '.' || ch == '_' ? ch : '_').ToArray());
-            return $"swarm-{safe}-{utc:yyyyMMdd-HHmmss}.swarmbackup";
+            return "swarm-" + safe + "-" + utc.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture) + ".swarmbackup";
         }
     }
 }

@@ -99,14 +99,26 @@ namespace SwarmAdmin.Commands
                             if (problem != null) throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidArgument, $"Cannot restore on {Node}: {problem}.", Node);
 
                             SystemInfoResponse info = null;
-                            try { using (EngineConnection engine = await shell.OpenEngineAsync(StopToken)) info = await engine.Client.System.GetSystemInfoAsync(StopToken); }
+                            try
+                            {
+                                using (EngineConnection engine = await shell.OpenEngineAsync(StopToken))
+                                using (var lim = ManagerState.Limit(StopToken, 30))
+                                    info = await engine.Client.System.GetSystemInfoAsync(lim.Token);
+                            }
                             catch (Exception ex) when (!StopToken.IsCancellationRequested) { Verbose($"The engine on {shell.Name} does not answer ({SwarmErrors.Unwrap(ex).Message}); it is started after the restore."); }
                             string state = info?.Swarm?.LocalNodeState ?? "inactive";
+                            if (info == null)
+                            {
+                                // the engine is down: its state directory tells whether the machine is a swarm member
+                                string probeRoot = (meta.DataRoot ?? "/var/lib/docker").TrimEnd('/');
+                                string has = await shell.RunAsync("Looking for swarm state", $"test -d {NodeShell.Quote(probeRoot + "/swarm/raft")} && echo yes || true", timeout: TimeSpan.FromSeconds(30), ct: StopToken);
+                                if ((has ?? "").Trim() == "yes") state = "unknown (the engine is down, but the machine holds swarm state)";
+                            }
                             if (!string.Equals(state, "inactive", StringComparison.OrdinalIgnoreCase) && !Force)
                             {
-                                string which = string.Equals(info.Swarm?.Cluster?.ID, meta.ClusterId, StringComparison.Ordinal) ? "the backed-up swarm" : $"swarm {info.Swarm?.Cluster?.ID ?? "(unknown)"}";
+                                string which = info == null ? "a swarm" : string.Equals(info.Swarm?.Cluster?.ID, meta.ClusterId, StringComparison.Ordinal) ? "the backed-up swarm" : $"swarm {(string.IsNullOrEmpty(info.Swarm?.Cluster?.ID) ? "(unknown)" : info.Swarm.Cluster.ID)}";
                                 throw new SwarmException(SwarmErrorId.RestoreTargetInUse, ErrorCategory.ResourceExists,
-                                    $"{shell.Name} ({info.Name}) is a member of {which} (state {state}); restoring replaces its swarm state. Nothing was changed.", Node)
+                                    $"{shell.Name} ({info?.Name ?? shell.Endpoint.Host}) is a member of {which} (state {state}); restoring replaces its swarm state. Nothing was changed.", Node)
                                 { RecommendedAction = "Restore on a machine that is in no swarm, or use -Force (its state is moved aside on the machine). To recover a swarm that lost its quorum from a surviving manager, use Restore-SwarmQuorum." };
                             }
                             string dataRoot = info?.DockerRootDir ?? meta.DataRoot ?? "/var/lib/docker";
@@ -128,7 +140,8 @@ namespace SwarmAdmin.Commands
                                 var now = await Task.Run(() => ManagerState.DescribeSwarmAsync(engine.Client, StopToken));
                                 progress.RecordType = ProgressRecordType.Completed;
                                 WriteProgress(progress);
-                                var self = await engine.Client.System.GetSystemInfoAsync(StopToken);
+                                SystemInfoResponse self;
+                                using (var lim = ManagerState.Limit(StopToken, 30)) self = await engine.Client.System.GetSystemInfoAsync(lim.Token);
                                 if (now.Nodes > 1)
                                     ((IOperationLog)this).Warning($"{now.Nodes - 1} other node(s) of the restored swarm are listed; workers that knew only the old managers' addresses must join again (Restore-SwarmQuorum, or Join-SwarmNode -Force).");
                                 WriteObject(new SwarmManagerRestore
@@ -163,7 +176,7 @@ namespace SwarmAdmin.Commands
         internal static (SwarmBackupMetadata, Stream) OpenBackup(Stream file, byte[] password, string path)
         {
             try { return SwarmBackupArchive.Open(file, password); }
-            catch (InvalidDataException ex)
+            catch (Exception ex) when (ex is InvalidDataException || ex is FormatException)
             {
                 throw new SwarmException(SwarmErrorId.BackupUnreadable, ErrorCategory.InvalidData, $"{path}: {ex.Message}", path, ex)
                 { RecommendedAction = "Give a file Backup-SwarmManager wrote; a copy that was cut short cannot be restored." };

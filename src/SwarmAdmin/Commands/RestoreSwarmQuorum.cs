@@ -27,7 +27,8 @@ namespace SwarmAdmin.Commands
     public sealed class RestoreSwarmQuorumCommand : SwarmContextCmdlet
     {
         /// <summary>The swarm's machines: SSH targets or nodes from Import-SwarmClusterConfig (roles and labels come from the file).</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("Nodes")]
         [ValidateNotNull]
         public SwarmNodeTarget[] Node { get; set; }
 
@@ -93,7 +94,9 @@ namespace SwarmAdmin.Commands
             public ulong RaftIndex => State?.SnapshotIndex ?? 0;
             public DateTime? RaftWrite => State?.LastWrite;
             public bool HasLeader;
-            public bool IsManager => Info?.Swarm?.ControlAvailable == true;
+            public bool Locked => string.Equals(Info?.Swarm?.LocalNodeState, "locked", StringComparison.OrdinalIgnoreCase);
+            /// <summary>A manager: it says so, or (locked, so it cannot say) its certificate does.</summary>
+            public bool IsManager => Info?.Swarm?.ControlAvailable == true || (Locked && State?.IsManager == true);
             public string ClusterId => string.IsNullOrEmpty(Info?.Swarm?.Cluster?.ID) ? State?.ClusterId : Info.Swarm.Cluster.ID;
             public string Name => Target.Name ?? Info?.Name ?? Target.Text;
             public bool DeclaredManager => Target.Role == SwarmNodeRole.Manager;
@@ -114,7 +117,14 @@ namespace SwarmAdmin.Commands
             WriteProgress(progress);
 
             // 1. What every machine holds.
-            var probes = await Task.WhenAll(_targets.Select(t => Task.Run(() => ProbeAsync(userCtx, t, keyFile, knownHosts))));
+            var probeTasks = _targets.Select(t => Task.Run(() => ProbeAsync(userCtx, t, keyFile, knownHosts))).ToList();
+            Probe[] probes;
+            try { probes = await Task.WhenAll(probeTasks); }
+            catch
+            {
+                foreach (var t in probeTasks.Where(x => x.Status == System.Threading.Tasks.TaskStatus.RanToCompletion)) t.Result.Shell?.Dispose();
+                throw;
+            }
             try
             {
                 foreach (var p in probes)
@@ -158,11 +168,18 @@ namespace SwarmAdmin.Commands
                     {
                         var rec = SwarmErrors.Record(SwarmErrorId.RecoveryNoSource, ErrorCategory.ResourceUnavailable,
                             "No manager of the swarm answers among the machines given, and no -Backup was given. Nothing was changed.", _targets.ToArray());
-                        rec.ErrorDetails = new ErrorDetails(rec.Exception.Message) { RecommendedAction = "Give every machine of the swarm (Import-SwarmClusterConfig | Restore-SwarmQuorum), or restore a backup with -Backup." };
+                        rec.ErrorDetails = new ErrorDetails(rec.Exception.Message) { RecommendedAction = "Give every machine of the swarm ((Import-SwarmClusterConfig cluster.yml).Nodes | Restore-SwarmQuorum), or restore a backup with -Backup." };
                         throw new TerminatingErrorException(rec);
                     }
                 }
                 recovery.Survivor = source.Name;
+                if (source.Locked && UnlockKey == null)
+                {
+                    var rec = SwarmErrors.Record(SwarmErrorId.SwarmLocked, ErrorCategory.SecurityError,
+                        $"The swarm is autolocked: {source.Name} holds its state locked, and no -UnlockKey was given. Nothing was changed.", source.Name);
+                    rec.ErrorDetails = new ErrorDetails(rec.Exception.Message) { RecommendedAction = "Run Restore-SwarmQuorum again with -UnlockKey (Read-Host -AsSecureString)." };
+                    throw new TerminatingErrorException(rec);
+                }
                 SwarmBackupMetadata backupMeta = null;
                 byte[] password = SwarmBackupArchive.PasswordBytes(Password);
                 try
@@ -219,6 +236,7 @@ namespace SwarmAdmin.Commands
                     if (managers < wanted)
                         ((IOperationLog)this).Warning($"Only {managers} of the {wanted} wanted managers can be reached; recreate the missing machines and run Restore-SwarmQuorum again.");
                     var workers = probes.Where(p => p != source && p.Error == null && !roleSteps.Any(r => r.P == p) && !(p.IsManager && recovery.Source == "Intact")).ToList();
+                    _workers = workers;
                     var rejoin = workers.Count > 0 ? Step(SwarmRecoveryAction.Rejoin, string.Join(", ", workers.Select(w => w.Name)), "Rejoin those that do not find the managers within 30 s (their labels are carried over)") : null;
                     var labelled = probes.Where(p => p.Error == null && p.Target.Labels.Count > 0).ToList();
                     var labels = Step(SwarmRecoveryAction.SetLabels, labelled.Count > 0 ? string.Join(", ", labelled.Select(p => p.Name)) : "(recreated managers)", "Add the labels the cluster file declares, and give recreated managers the labels of the lost node with the same hostname");
@@ -279,10 +297,13 @@ namespace SwarmAdmin.Commands
             finally
             {
                 foreach (var p in probes) p.Shell?.Dispose();
+                _newCtx?.Dispose();
+                _newCtx = null;
             }
         }
 
         private SwarmContext _newCtx;
+        private List<Probe> _workers;
         /// <summary>Labels of the removed managers by hostname: a machine recreated under the same name gets them back.</summary>
         private readonly Dictionary<string, IDictionary<string, string>> _lostLabels = new Dictionary<string, IDictionary<string, string>>(StringComparer.OrdinalIgnoreCase);
 
@@ -302,7 +323,7 @@ namespace SwarmAdmin.Commands
                         Managers = (source.Info.Swarm.RemoteManagers ?? new List<Peer>()).Select(pe => pe.Addr).OrderBy(a => a, StringComparer.Ordinal).ToArray(),
                         Nodes = (int)(source.Info.Swarm.Nodes ?? 0),
                     };
-                    await Task.Run(() => ManagerState.WriteBackupAsync(source.Shell, source.Info.DockerRootDir, survivorBackup, meta, password, this, StopToken));
+                    await Task.Run(() => ManagerState.WriteBackupAsync(source.Shell, source.Info.DockerRootDir, survivorBackup, meta, password, null, this, StopToken));
                     recovery.BackupPath = survivorBackup;
                     s.Detail += " (written)";
                     break;
@@ -328,7 +349,8 @@ namespace SwarmAdmin.Commands
                 }
                 case SwarmRecoveryAction.RemoveManager:
                 {
-                    var removed = await Task.Run(() => ManagerState.RemoveGhostManagersAsync(getLeader().Client, (source.Info?.Swarm?.NodeID is string id && id.Length > 0 && recovery.Source != "Backup") ? id : SelfId(getLeader()), this, StopToken, _lostLabels));
+                    string keep = (source.Info?.Swarm?.NodeID is string id && id.Length > 0 && recovery.Source != "Backup") ? id : await SelfIdAsync(getLeader());
+                    var removed = await Task.Run(() => ManagerState.RemoveGhostManagersAsync(getLeader().Client, keep, this, StopToken, _lostLabels));
                     s.Target = removed.Count > 0 ? string.Join(", ", removed) : "(none)";
                     break;
                 }
@@ -388,7 +410,7 @@ namespace SwarmAdmin.Commands
         private async Task RejoinWorkersAsync(SwarmRecoveryStep s, Probe source, Probe[] probes, List<(SwarmRecoveryStep Step, Probe P)> roleSteps, string keyFile, string knownHosts)
         {
             var ctx = Ctx(source, keyFile, knownHosts);
-            var workers = probes.Where(p => p != source && p.Error == null && !roleSteps.Any(r => r.P == p) && !p.IsManager).ToList();
+            var workers = _workers ?? new List<Probe>();
             var deadline = DateTime.UtcNow.AddSeconds(30);
             List<Probe> missing;
             while (true)
@@ -400,25 +422,39 @@ namespace SwarmAdmin.Commands
             }
             if (missing.Count == 0) { s.Detail = "Every worker found the managers on its own"; s.Target = string.Join(", ", workers.Select(w => w.Name)); return; }
             var rejoined = new List<string>();
+            var failed = new List<string>();
             foreach (var w in missing)
             {
-                Verbose($"{w.Name} did not come back within 30 s: it leaves its old swarm state and joins again.");
-                using (EngineConnection engine = await w.Shell.OpenEngineAsync(StopToken))
+                try
                 {
-                    if (!string.Equals(engine.SwarmHeader, "inactive", StringComparison.OrdinalIgnoreCase))
-                        await engine.Client.Swarm.LeaveSwarmAsync(new SwarmLeaveParameters { Force = true }, StopToken);
+                    Verbose($"{w.Name} did not come back within 30 s: it leaves its old swarm state and joins again.");
+                    using (EngineConnection engine = await w.Shell.OpenEngineAsync(StopToken))
+                    {
+                        if (!string.Equals(engine.SwarmHeader, "inactive", StringComparison.OrdinalIgnoreCase))
+                            using (var lim = ManagerState.Limit(StopToken, 60))
+                                await engine.Client.Swarm.LeaveSwarmAsync(new SwarmLeaveParameters { Force = true }, lim.Token);
+                    }
+                    var r = Nested("param($c, $t, $k, $kh, $to) $a = @{ Context = $c; Role = 'Worker'; TimeoutSec = $to; Confirm = $false }; if ($k) { $a.KeyFile = $k }; if ($kh) { $a.KnownHostsPath = $kh }; $t | Join-SwarmNode @a",
+                        ctx, w.Target, keyFile, knownHosts, TimeoutSec);
+                    ThrowFirst(r, w.Name);
+                    // the old incarnation (Down, same hostname) gave its labels to the new one in Join-SwarmNode; it goes now
+                    if (!string.IsNullOrEmpty(w.State?.NodeId ?? w.Info.Swarm?.NodeID))
+                    {
+                        string oldId = w.State?.NodeId ?? w.Info.Swarm.NodeID;
+                        try { await CallAsync(ctx, $"DELETE /nodes/{oldId}", async (c, t) => { await c.Swarm.RemoveNodeAsync(oldId, true, t); return true; }); }
+                        catch (Docker.DotNet.DockerApiException ex) when ((int)ex.StatusCode == 404) { }
+                    }
+                    rejoined.Add(w.Name);
                 }
-                var r = Nested("param($c, $t, $k, $kh, $to) $a = @{ Context = $c; Role = 'Worker'; TimeoutSec = $to; Confirm = $false }; if ($k) { $a.KeyFile = $k }; if ($kh) { $a.KnownHostsPath = $kh }; $t | Join-SwarmNode @a",
-                    ctx, w.Target, keyFile, knownHosts, TimeoutSec);
-                ThrowFirst(r, w.Name);
-                // the old incarnation (Down, same hostname) gave its labels to the new one in Join-SwarmNode; it goes now
-                if (!string.IsNullOrEmpty(w.Info.Swarm?.NodeID))
+                catch (Exception ex) when (!(ex is PipelineStoppedException) && !StopToken.IsCancellationRequested)
                 {
-                    try { await CallAsync(ctx, $"DELETE /nodes/{w.Info.Swarm.NodeID}", async (c, t) => { await c.Swarm.RemoveNodeAsync(w.Info.Swarm.NodeID, true, t); return true; }); }
-                    catch (Docker.DotNet.DockerApiException ex) when ((int)ex.StatusCode == 404) { }
+                    failed.Add(w.Name);
+                    WriteErrorFor(new SwarmException(SwarmErrorId.JoinFailed, ErrorCategory.ConnectionError,
+                        $"{w.Name} did not rejoin the recovered swarm: {SwarmErrors.Unwrap(ex).Message}", w.Name, ex)
+                    { RecommendedAction = $"Join it by hand: Join-SwarmNode -Node {w.Target.Text} -Force (its old node entry can go with Remove-SwarmNode -Stale)." }, w.Name);
                 }
-                rejoined.Add(w.Name);
             }
+            if (failed.Count > 0) { s.Status = SwarmRecoveryStatus.Failed; s.Error = "Not rejoined: " + string.Join(", ", failed); }
             s.Target = string.Join(", ", rejoined);
             s.Detail = "Rejoined (they did not find the managers on their own)";
         }
@@ -434,7 +470,10 @@ namespace SwarmAdmin.Commands
             return _newCtx;
         }
 
-        private static string SelfId(EngineConnection engine) => engine.Client.System.GetSystemInfoAsync().GetAwaiter().GetResult().Swarm?.NodeID;
+        private async Task<string> SelfIdAsync(EngineConnection engine)
+        {
+            using (var lim = ManagerState.Limit(StopToken, 30)) return (await engine.Client.System.GetSystemInfoAsync(lim.Token)).Swarm?.NodeID;
+        }
 
         private static void ThrowFirst(NestedResult r, object target)
         {
@@ -450,7 +489,7 @@ namespace SwarmAdmin.Commands
                 p.Shell = await NodeShell.ConnectAsync(ctx, t, keyFile, knownHosts, StopToken).ConfigureAwait(false);
                 using (EngineConnection engine = await p.Shell.OpenEngineAsync(StopToken).ConfigureAwait(false))
                 {
-                    p.Info = await engine.Client.System.GetSystemInfoAsync(StopToken).ConfigureAwait(false);
+                    using (var lim = ManagerState.Limit(StopToken, 30)) p.Info = await engine.Client.System.GetSystemInfoAsync(lim.Token).ConfigureAwait(false);
                     if (p.IsManager)
                     {
                         using (var call = CancellationTokenSource.CreateLinkedTokenSource(StopToken))
@@ -459,7 +498,11 @@ namespace SwarmAdmin.Commands
                             try
                             {
                                 var nodes = await engine.Client.Swarm.ListNodesAsync(call.Token).ConfigureAwait(false);
-                                p.HasLeader = nodes.Any(n => n.ManagerStatus?.Leader == true);
+                                // a leader that has not yet noticed it lost its majority still answers for a few seconds:
+                                // count the managers it sees as reachable too
+                                var managers = nodes.Where(n => n.ManagerStatus != null).ToList();
+                                int reachable = managers.Count(n => string.Equals(n.ManagerStatus.Reachability, "reachable", StringComparison.OrdinalIgnoreCase));
+                                p.HasLeader = nodes.Any(n => n.ManagerStatus?.Leader == true) && reachable >= managers.Count / 2 + 1;
                             }
                             catch (Exception) when (!StopToken.IsCancellationRequested) { p.HasLeader = false; }
                         }

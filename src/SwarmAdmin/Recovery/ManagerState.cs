@@ -50,19 +50,30 @@ namespace SwarmAdmin.Recovery
             return meta;
         }
 
+        /// <summary>A token that ends after <paramref name="seconds"/> or when <paramref name="ct"/> does: every engine call gets one.</summary>
+        public static CancellationTokenSource Limit(CancellationToken ct, double seconds)
+        {
+            var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(TimeSpan.FromSeconds(seconds));
+            return cts;
+        }
+
         /// <summary>
         /// Stops the node's engine, writes its swarm state directory into an encrypted backup file, and starts the
-        /// engine again (always, also when the archive fails). Returns how long the engine was down.
+        /// engine again (always once the stop was sent, also when the archive fails or Ctrl+C is pressed), unlocking it
+        /// when <paramref name="unlockKey"/> is given. Returns how long the engine was down.
         /// </summary>
-        public static async Task<TimeSpan> WriteBackupAsync(NodeShell shell, string dataRoot, string path, SwarmBackupMetadata meta, byte[] password, IOperationLog log, CancellationToken ct)
+        public static async Task<TimeSpan> WriteBackupAsync(NodeShell shell, string dataRoot, string path, SwarmBackupMetadata meta, byte[] password, string unlockKey, IOperationLog log, CancellationToken ct)
         {
             string partial = path + ".partial";
             string root = (dataRoot ?? "/var/lib/docker").TrimEnd('/');
             var down = Stopwatch.StartNew();
-            log.Verbose($"Stopping the Docker engine on {shell.Name}.");
-            await shell.StopEngineAsync(ct).ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
             try
             {
+                log.Verbose($"Stopping the Docker engine on {shell.Name}.");
+                // not cancellable once sent: a stop that is still running when we start again would win
+                await shell.StopEngineAsync(CancellationToken.None).ConfigureAwait(false);
                 log.Verbose($"Archiving {root}/swarm on {shell.Name} into {path}.");
                 await Task.Run(() =>
                 {
@@ -80,49 +91,80 @@ namespace SwarmAdmin.Recovery
             }
             finally
             {
-                log.Verbose($"Starting the Docker engine on {shell.Name} again.");
-                // not cancellable: a node must never be left with its engine stopped because the user pressed Ctrl+C
-                using (var startCt = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
-                {
-                    await shell.StartEngineAsync(startCt.Token).ConfigureAwait(false);
-                    using (var e = await shell.WaitForEngineAsync(TimeSpan.FromSeconds(90), startCt.Token).ConfigureAwait(false)) { }
-                }
+                await StartAgainAsync(shell, unlockKey, log).ConfigureAwait(false);
                 down.Stop();
             }
-            if (File.Exists(path)) File.Delete(path);
-            File.Move(partial, path);
+            try { File.Move(partial, path); }
+            catch (IOException) when (File.Exists(path))
+            {
+                throw new SwarmException(SwarmErrorId.BackupExists, ErrorCategory.ResourceExists, $"{path} appeared while the backup was written; the new backup stays in {partial}.", path)
+                { RecommendedAction = "Rename one of the two files." };
+            }
             return down.Elapsed;
         }
 
+        /// <summary>Starts the engine, waits for it and unlocks it, with a deadline of its own that Ctrl+C does not cut short.</summary>
+        private static async Task StartAgainAsync(NodeShell shell, string unlockKey, IOperationLog log)
+        {
+            log.Verbose($"Starting the Docker engine on {shell.Name}.");
+            using (var startCt = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
+            {
+                await shell.StartEngineAsync(startCt.Token).ConfigureAwait(false);
+                using (var e = await shell.WaitForEngineAsync(TimeSpan.FromSeconds(90), startCt.Token).ConfigureAwait(false))
+                {
+                    if (unlockKey != null) await UnlockIfLockedAsync(e, shell.Name, unlockKey, log, startCt.Token).ConfigureAwait(false);
+                }
+            }
+        }
+
+        /// <summary>Unlocks an autolocked engine (the key goes only into the request body on the SSH channel).</summary>
+        public static async Task UnlockIfLockedAsync(EngineConnection engine, string name, string unlockKey, IOperationLog log, CancellationToken ct)
+        {
+            SystemInfoResponse info;
+            using (var lim = Limit(ct, 30)) info = await engine.Client.System.GetSystemInfoAsync(lim.Token).ConfigureAwait(false);
+            if (!string.Equals(info.Swarm?.LocalNodeState, "locked", StringComparison.OrdinalIgnoreCase)) return;
+            log.Verbose($"Unlocking the swarm state on {name}.");
+            string body = JsonSerializer.Serialize(new Dictionary<string, string> { ["UnlockKey"] = unlockKey });
+            try
+            {
+                using (var lim = Limit(ct, 30)) await engine.SendAsync(HttpMethod.Post, "swarm/unlock", body, lim.Token).ConfigureAwait(false);
+            }
+            catch (DockerApiException ex)
+            {
+                throw new SwarmException(SwarmErrorId.SwarmLocked, ErrorCategory.SecurityError, $"The unlock key does not open the swarm state on {name} ({(int)ex.StatusCode}).", name)
+                { RecommendedAction = $"Check the unlock key (the one in force when the state was written), then unlock {name} by hand: docker swarm unlock." };
+            }
+        }
+
         /// <summary>
-        /// Puts a backup's swarm state on the node (its own state is moved aside, never deleted), starts the engine,
-        /// unlocks it when the swarm was autolocked, and forces a new single-manager cluster from that state.
+        /// Puts a backup's swarm state on the node (extracted beside the node's own state first; the node's state is
+        /// moved aside only once the backup is complete, and never deleted), starts the engine, unlocks it when the
+        /// swarm was autolocked, and forces a new single-manager cluster from that state.
         /// Returns where the node's previous state went (or null when it had none).
         /// </summary>
         public static async Task<string> RestoreAsync(NodeShell shell, string dataRoot, Stream tar, string advertiseAddress, System.Security.SecureString unlockKey, IOperationLog log, CancellationToken ct)
         {
             string root = (dataRoot ?? "/var/lib/docker").TrimEnd('/');
-            log.Verbose($"Stopping the Docker engine on {shell.Name}.");
-            await shell.StopEngineAsync(ct).ConfigureAwait(false);
             string previous;
+            ct.ThrowIfCancellationRequested();
             try
             {
+                log.Verbose($"Stopping the Docker engine on {shell.Name}.");
+                await shell.StopEngineAsync(CancellationToken.None).ConfigureAwait(false);
                 log.Verbose($"Extracting the backup into {root}/swarm on {shell.Name} (the node's own state is kept aside).");
                 string out_ = await shell.RunAsync("Extracting the backup",
                     $"set -e; mkdir -p {NodeShell.Quote(root)}; cd {NodeShell.Quote(root)}; " +
+                    "rm -rf swarm.restore-tmp; mkdir swarm.restore-tmp; trap 'rm -rf swarm.restore-tmp' EXIT; " +
+                    "tar -C swarm.restore-tmp -xf -; test -d swarm.restore-tmp/swarm/raft; " +
                     "if [ -e swarm ]; then p=swarm.before-restore-$(date -u +%Y%m%d%H%M%S); mv swarm \"$p\"; echo \"$PWD/$p\"; fi; " +
-                    "tar -xf -; test -d swarm/raft",
+                    "mv swarm.restore-tmp/swarm swarm",
                     stdin: tar, timeout: TimeSpan.FromMinutes(10), ct: ct).ConfigureAwait(false);
                 previous = (out_ ?? string.Empty).Trim();
                 if (previous.Length == 0) previous = null;
             }
             finally
             {
-                using (var startCt = new CancellationTokenSource(TimeSpan.FromMinutes(3)))
-                {
-                    log.Verbose($"Starting the Docker engine on {shell.Name}.");
-                    await shell.StartEngineAsync(startCt.Token).ConfigureAwait(false);
-                }
+                await StartAgainAsync(shell, null, log).ConfigureAwait(false);
             }
             await ForceNewClusterAsync(shell, advertiseAddress, unlockKey, log, ct).ConfigureAwait(false);
             return previous;
@@ -136,7 +178,8 @@ namespace SwarmAdmin.Recovery
         {
             using (EngineConnection engine = await shell.WaitForEngineAsync(TimeSpan.FromSeconds(90), ct).ConfigureAwait(false))
             {
-                var info = await engine.Client.System.GetSystemInfoAsync(ct).ConfigureAwait(false);
+                SystemInfoResponse info;
+                using (var lim = Limit(ct, 30)) info = await engine.Client.System.GetSystemInfoAsync(lim.Token).ConfigureAwait(false);
                 if (string.Equals(info.Swarm?.LocalNodeState, "locked", StringComparison.OrdinalIgnoreCase))
                 {
                     if (unlockKey == null)
@@ -145,18 +188,11 @@ namespace SwarmAdmin.Recovery
                             $"The swarm state on {shell.Name} is autolocked and no -UnlockKey was given.", shell.Name)
                         { RecommendedAction = "Run the command again with -UnlockKey (Read-Host -AsSecureString; the key 'docker swarm unlock-key' showed when autolock was turned on)." };
                     }
-                    log.Verbose($"Unlocking the swarm state on {shell.Name}.");
-                    string body = JsonSerializer.Serialize(new Dictionary<string, string> { ["UnlockKey"] = Plain(unlockKey) });
-                    try { await engine.SendAsync(HttpMethod.Post, "swarm/unlock", body, ct).ConfigureAwait(false); }
-                    catch (DockerApiException ex)
-                    {
-                        throw new SwarmException(SwarmErrorId.SwarmLocked, ErrorCategory.SecurityError, $"The unlock key does not open the swarm state on {shell.Name} ({(int)ex.StatusCode}).", shell.Name)
-                        { RecommendedAction = "Check the unlock key (the one in force when the backup was made)." };
-                    }
+                    await UnlockIfLockedAsync(engine, shell.Name, Plain(unlockKey), log, ct).ConfigureAwait(false);
                 }
                 log.Verbose($"Forcing a new cluster from the state on {shell.Name} (advertise address {advertiseAddress}).");
                 string req = JsonSerializer.Serialize(new Dictionary<string, object> { ["ListenAddr"] = "0.0.0.0:2377", ["AdvertiseAddr"] = advertiseAddress, ["ForceNewCluster"] = true });
-                await engine.SendAsync(HttpMethod.Post, "swarm/init", req, ct).ConfigureAwait(false);
+                using (var lim = Limit(ct, 60)) await engine.SendAsync(HttpMethod.Post, "swarm/init", req, lim.Token).ConfigureAwait(false);
             }
         }
 
@@ -198,23 +234,27 @@ namespace SwarmAdmin.Recovery
         public static async Task<List<string>> RemoveGhostManagersAsync(DockerClient client, string keepNodeId, IOperationLog log, CancellationToken ct, IDictionary<string, IDictionary<string, string>> labelsByHost = null)
         {
             var removed = new List<string>();
-            var nodes = await client.Swarm.ListNodesAsync(ct).ConfigureAwait(false);
+            IList<NodeListResponse> nodes;
+            using (var lim = Limit(ct, 30)) nodes = await client.Swarm.ListNodesAsync(lim.Token).ConfigureAwait(false);
             foreach (var n in nodes.Where(n => n.ID != keepNodeId && (n.ManagerStatus != null || string.Equals(n.Spec?.Role, "manager", StringComparison.OrdinalIgnoreCase))))
             {
                 bool alive = string.Equals(n.ManagerStatus?.Reachability, "reachable", StringComparison.OrdinalIgnoreCase);
                 if (alive) continue;
                 string name = n.Description?.Hostname ?? n.ID;
                 log.Verbose($"Removing the lost manager {name} ({n.ID}) from the swarm.");
-                try { await client.Swarm.RemoveNodeAsync(n.ID, true, ct).ConfigureAwait(false); }
+                try { using (var lim = Limit(ct, 30)) await client.Swarm.RemoveNodeAsync(n.ID, true, lim.Token).ConfigureAwait(false); }
                 catch (DockerApiException ex) when ((int)ex.StatusCode == 400 || (int)ex.StatusCode == 412 || (int)ex.StatusCode == 500)
                 {
                     // still listed in the raft member list: demote first, then remove
                     log.Verbose($"{name} is still a raft member ({ex.Message.Trim()}); demoting it first.");
-                    var fresh = await client.Swarm.InspectNodeAsync(n.ID, ct).ConfigureAwait(false);
-                    var spec = fresh.Spec;
-                    spec.Role = "worker";
-                    await client.Swarm.UpdateNodeAsync(n.ID, fresh.Version.Index ?? 0, spec, ct).ConfigureAwait(false);
-                    await client.Swarm.RemoveNodeAsync(n.ID, true, ct).ConfigureAwait(false);
+                    using (var lim = Limit(ct, 60))
+                    {
+                        var fresh = await client.Swarm.InspectNodeAsync(n.ID, lim.Token).ConfigureAwait(false);
+                        var spec = fresh.Spec;
+                        spec.Role = "worker";
+                        await client.Swarm.UpdateNodeAsync(n.ID, fresh.Version.Index ?? 0, spec, lim.Token).ConfigureAwait(false);
+                        await client.Swarm.RemoveNodeAsync(n.ID, true, lim.Token).ConfigureAwait(false);
+                    }
                 }
                 removed.Add(name);
                 if (labelsByHost != null && n.Spec?.Labels != null && n.Spec.Labels.Count > 0 && n.Description?.Hostname != null)

@@ -25,6 +25,8 @@ namespace SwarmAdmin.Recovery
         internal const int DefaultIterations = 150_000;
         private const int TagLength = 32;
         private const int MaxHeader = 1 << 20;
+        /// <summary>A file cannot make opening it take forever: far above what we write, far below a hang.</summary>
+        private const int MaxIterations = 5_000_000;
 
         /// <summary>Writes the archive: the header, then whatever <paramref name="writeTar"/> writes (the plain tar) encrypted.</summary>
         public static void Write(Stream output, SwarmBackupMetadata metadata, byte[] password, Action<Stream> writeTar, int iterations = DefaultIterations)
@@ -97,10 +99,14 @@ namespace SwarmAdmin.Recovery
                     throw new CryptographicException("The password does not open this backup, or the file was changed after it was written.");
 
                 input.Position = bodyStart;
-                var aes = Aes.Create();
-                aes.Key = Slice(keys, 0, 32); aes.IV = Convert.FromBase64String(header.Iv); aes.Mode = CipherMode.CBC; aes.Padding = PaddingMode.PKCS7;
+                ICryptoTransform decryptor;
+                using (var aes = Aes.Create())
+                {
+                    aes.Key = Slice(keys, 0, 32); aes.IV = Convert.FromBase64String(header.Iv); aes.Mode = CipherMode.CBC; aes.Padding = PaddingMode.PKCS7;
+                    decryptor = aes.CreateDecryptor();
+                }
                 var body = new BoundedStream(input, end - bodyStart);
-                var crypto = new CryptoStream(body, aes.CreateDecryptor(), CryptoStreamMode.Read);
+                var crypto = new CryptoStream(body, decryptor, CryptoStreamMode.Read);
                 return (header.Metadata, new GZipStream(crypto, CompressionMode.Decompress));
             }
             finally { Array.Clear(keys, 0, keys.Length); }
@@ -121,8 +127,14 @@ namespace SwarmAdmin.Recovery
             BackupHeader header;
             try { header = JsonSerializer.Deserialize<BackupHeader>(headerBytes); }
             catch (JsonException ex) { throw new InvalidDataException("The backup file's header is damaged: " + ex.Message, ex); }
-            if (header?.Metadata == null || string.IsNullOrEmpty(header.Salt) || string.IsNullOrEmpty(header.Iv) || header.Iterations < 1000)
-                throw new InvalidDataException("The backup file's header is incomplete.");
+            if (header?.Metadata == null || string.IsNullOrEmpty(header.Salt) || string.IsNullOrEmpty(header.Iv) || header.Iterations < 1000 || header.Iterations > MaxIterations)
+                throw new InvalidDataException("The backup file's header is incomplete or damaged.");
+            try
+            {
+                if (Convert.FromBase64String(header.Salt).Length < 8 || Convert.FromBase64String(header.Iv).Length != 16)
+                    throw new InvalidDataException("The backup file's header is damaged (salt or IV).");
+            }
+            catch (FormatException ex) { throw new InvalidDataException("The backup file's header is damaged (salt or IV).", ex); }
             return header;
         }
 

@@ -256,11 +256,17 @@ namespace SwarmAdmin.Ssh
                 {
                     await exec.ConfigureAwait(false);
                     await pumpOut.ConfigureAwait(false);
-                    await pumpIn.ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
                     throw new TimeoutException($"'{FirstLine(command)}' on {_endpoint.Host} did not finish within {timeout.TotalSeconds:0} s.");
+                }
+                finally
+                {
+                    // never leave a copy running into (or out of) a stream the caller is about to dispose
+                    if (!exec.IsCompleted || !pumpOut.IsCompleted || !pumpIn.IsCompleted) cts.Cancel();
+                    try { await pumpOut.ConfigureAwait(false); } catch { /* reported through exec */ }
+                    try { await pumpIn.ConfigureAwait(false); } catch { /* the command may exit before reading all its input: its exit code says why */ }
                 }
                 return new SshExecResult
                 {
