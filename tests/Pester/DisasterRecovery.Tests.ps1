@@ -307,10 +307,40 @@ Describe 'Restore-SwarmManager' {
         $after.LabelsById.Keys | Should -Contain $script:Backup.NodeId
     }
 
+    It 'Restore-SwarmQuorum rejoins a worker that only knew the lost managers, with its labels' {
+        # swarmlab-dr4 knew only the addresses of dr1..dr3: it stays Down in the restored swarm until it joins again
+        $r = Restore-SwarmQuorum -Node 'root@10.213.57.75', 'root@10.213.57.74' -ManagerCount 1 -Password $script:Password -BackupDirectory $script:BackupDir -KeyFile $script:Lab.KeyPath -KnownHostsPath $script:Lab.KnownHostsPath -Confirm:$false
+        $r.Source | Should -Be 'Intact'
+        $rejoin = $r.Steps | Where-Object Action -eq 'Rejoin'
+        $rejoin.Status | Should -Be 'Done'
+        $rejoin.Target | Should -Be 'swarmlab-dr4'
+        $r.Quorum.Status | Should -Be 'Healthy'
+        $lines = @(Invoke-Dr 'swarmlab-dr5' @('node', 'ls', '--format', '{{.Hostname}} {{.Status}}') | Where-Object { $_ -like 'swarmlab-dr4 *' })
+        $lines | Should -Be @('swarmlab-dr4 Ready') -Because 'the worker is back and its old entry is gone'
+        (Invoke-Dr 'swarmlab-dr5' @('node', 'inspect', '--format', '{{json .Spec.Labels}}', 'swarmlab-dr4')) | Should -Be $script:BeforeAllLost.LabelsByHost['swarmlab-dr4']
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        do { Start-Sleep 1; $rep = Invoke-Dr 'swarmlab-dr5' @('service', 'ls', '--filter', 'name=drstack_app', '--format', '{{.Replicas}}') } until ($rep -eq '2/2' -or [DateTime]::UtcNow -gt $deadline)
+        $rep | Should -Be '2/2' -Because 'the stack service placed on the labelled worker runs again'
+    }
+
+    It 'Restore-SwarmQuorum restores from a backup when no manager survives' {
+        Remove-DrNode 'swarmlab-dr5'
+        Add-DrNode 'swarmlab-dr1'
+        $r = Restore-SwarmQuorum -Node 'root@10.213.57.71', 'root@10.213.57.74' -Backup $script:Backup.Path -ManagerCount 1 -Password $script:Password -BackupDirectory $script:BackupDir -KeyFile $script:Lab.KeyPath -KnownHostsPath $script:Lab.KnownHostsPath -Confirm:$false
+        $r.Source | Should -Be 'Backup'
+        $r.Survivor | Should -Be 'swarmlab-dr1'
+        @($r.Steps | Where-Object Status -ne 'Done') | Should -BeNullOrEmpty
+        $r.Quorum.Status | Should -Be 'Healthy'
+        $after = Get-DrSnapshot 'swarmlab-dr1'
+        Assert-SameServices $script:BeforeAllLost $after
+        @(Invoke-Dr 'swarmlab-dr1' @('node', 'ls', '--format', '{{.Hostname}} {{.Status}}') | Sort-Object) | Should -Be @('swarmlab-dr1 Ready', 'swarmlab-dr4 Ready')
+        (Invoke-Dr 'swarmlab-dr1' @('node', 'inspect', '--format', '{{json .Spec.Labels}}', 'swarmlab-dr4')) | Should -Be $script:BeforeAllLost.LabelsByHost['swarmlab-dr4']
+    }
+
     It 'refuses a machine that is already a swarm member without -Force' {
         $err = $null
-        Restore-SwarmManager -Backup $script:Backup.Path -Node 'root@10.213.57.75' -Password $script:Password -KeyFile $script:Lab.KeyPath -KnownHostsPath $script:Lab.KnownHostsPath -Confirm:$false -ErrorVariable err -ErrorAction SilentlyContinue
+        Restore-SwarmManager -Backup $script:Backup.Path -Node 'root@10.213.57.71' -Password $script:Password -KeyFile $script:Lab.KeyPath -KnownHostsPath $script:Lab.KnownHostsPath -Confirm:$false -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -BeLike 'SwarmRestoreTargetInUse*'
-        Test-DrHasLeader 'swarmlab-dr5' | Should -BeTrue
+        Test-DrHasLeader 'swarmlab-dr1' | Should -BeTrue
     }
 }

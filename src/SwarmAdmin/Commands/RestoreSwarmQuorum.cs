@@ -166,9 +166,10 @@ namespace SwarmAdmin.Commands
                     }
                     else
                     {
+                        string seen = string.Join("; ", probes.Select(p => p.Error != null ? $"{p.Name}: no answer ({SwarmErrors.Unwrap(p.Error).Message})" : $"{p.Name}: swarm {p.Info.Swarm?.LocalNodeState}, not a manager"));
                         var rec = SwarmErrors.Record(SwarmErrorId.RecoveryNoSource, ErrorCategory.ResourceUnavailable,
-                            "No manager of the swarm answers among the machines given, and no -Backup was given. Nothing was changed.", _targets.ToArray());
-                        rec.ErrorDetails = new ErrorDetails(rec.Exception.Message) { RecommendedAction = "Give every machine of the swarm ((Import-SwarmClusterConfig cluster.yml).Nodes | Restore-SwarmQuorum), or restore a backup with -Backup." };
+                            $"No manager of the swarm answers among the machines given, and no -Backup was given. Nothing was changed. {seen}", _targets.ToArray());
+                        rec.ErrorDetails = new ErrorDetails(rec.Exception.Message) { RecommendedAction = "Give every machine of the swarm (Import-SwarmClusterConfig cluster.yml | Restore-SwarmQuorum), fix what keeps them from answering, or restore a backup with -Backup." };
                         throw new TerminatingErrorException(rec);
                     }
                 }
@@ -437,11 +438,13 @@ namespace SwarmAdmin.Commands
                     var r = Nested("param($c, $t, $k, $kh, $to) $a = @{ Context = $c; Role = 'Worker'; TimeoutSec = $to; Confirm = $false }; if ($k) { $a.KeyFile = $k }; if ($kh) { $a.KnownHostsPath = $kh }; $t | Join-SwarmNode @a",
                         ctx, w.Target, keyFile, knownHosts, TimeoutSec);
                     ThrowFirst(r, w.Name);
-                    // the old incarnation (Down, same hostname) gave its labels to the new one in Join-SwarmNode; it goes now
-                    if (!string.IsNullOrEmpty(w.State?.NodeId ?? w.Info.Swarm?.NodeID))
+                    // older incarnations (not Ready, same hostname) gave their labels to the new one in Join-SwarmNode; they go now
+                    var joined = r.Output.Select(o => o.BaseObject).OfType<SwarmNode>().FirstOrDefault();
+                    var all = await CallAsync(ctx, "GET /nodes", (c, t) => c.Swarm.ListNodesAsync(t));
+                    foreach (var old in all.Where(n => string.Equals(n.Description?.Hostname, w.Info.Name, StringComparison.OrdinalIgnoreCase) && n.ID != joined?.Id
+                                                       && !string.Equals(n.Status?.State, "ready", StringComparison.OrdinalIgnoreCase) && n.ManagerStatus == null))
                     {
-                        string oldId = w.State?.NodeId ?? w.Info.Swarm.NodeID;
-                        try { await CallAsync(ctx, $"DELETE /nodes/{oldId}", async (c, t) => { await c.Swarm.RemoveNodeAsync(oldId, true, t); return true; }); }
+                        try { await CallAsync(ctx, $"DELETE /nodes/{old.ID}", async (c, t) => { await c.Swarm.RemoveNodeAsync(old.ID, true, t); return true; }); }
                         catch (Docker.DotNet.DockerApiException ex) when ((int)ex.StatusCode == 404) { }
                     }
                     rejoined.Add(w.Name);
