@@ -142,6 +142,7 @@ namespace SwarmAdmin.Commands
                                 WriteProgress(progress);
                                 SystemInfoResponse self;
                                 using (var lim = ManagerState.Limit(StopToken, 30)) self = await engine.Client.System.GetSystemInfoAsync(lim.Token);
+                                await WarnIfStaleAddressAsync(engine, self, advertise);
                                 if (now.Nodes > 1)
                                     ((IOperationLog)this).Warning($"{now.Nodes - 1} other node(s) of the restored swarm are listed; workers that knew only the old managers' addresses must join again (Restore-SwarmQuorum, or Join-SwarmNode -Force).");
                                 WriteObject(new SwarmManagerRestore
@@ -170,6 +171,26 @@ namespace SwarmAdmin.Commands
             {
                 Array.Clear(password, 0, password.Length);
             }
+        }
+
+        /// <summary>
+        /// The engine keeps the manager's raft address from the backed-up state even when the new cluster is forced with
+        /// another advertise address (docker/for-linux#523): nodes told to reach it there would fail. Says so, with what to do.
+        /// </summary>
+        private async Task WarnIfStaleAddressAsync(EngineConnection engine, SystemInfoResponse self, string advertise)
+        {
+            string announced = null;
+            try
+            {
+                using (var lim = ManagerState.Limit(StopToken, 30))
+                    announced = (await engine.Client.Swarm.InspectNodeAsync(self.Swarm.NodeID, lim.Token)).ManagerStatus?.Addr;
+            }
+            catch (Exception) when (!StopToken.IsCancellationRequested) { return; }
+            string host = Quorum.QuorumAnalyzer.HostOf(announced);
+            string wanted = Quorum.QuorumAnalyzer.HostOf(advertise.Contains(":") ? advertise : advertise + ":2377");
+            if (host == null || wanted == null || string.Equals(host, wanted, StringComparison.OrdinalIgnoreCase)) return;
+            ((IOperationLog)this).Warning($"The restored manager still announces the backed-up node's address {announced}, not {advertise}: the engine keeps a manager's raft address across a forced new cluster (docker/for-linux#523). " +
+                $"Nodes that look for the managers at {announced} cannot reach it. Restore on a machine that has the address {host} (a VM recreated from the cluster file keeps its static IP), or give that address to this machine and restart its engine.");
         }
 
         /// <summary>Opens and authenticates a backup file; errors say whether the file or the password is wrong.</summary>

@@ -157,7 +157,14 @@ namespace SwarmAdmin.Commands
                     else if (backupPath != null)
                     {
                         recovery.Source = "Backup";
-                        source = probes.Where(p => p.Error == null && p.DeclaredManager && !p.IsManager).Concat(probes.Where(p => p.Error == null && !p.IsManager)).FirstOrDefault();
+                        // the engine keeps the backed-up manager's raft address (docker/for-linux#523): restore on the
+                        // machine that has that address when there is one
+                        string backedUp = null;
+                        try { using (var f = new FileStream(backupPath, FileMode.Open, FileAccess.Read, FileShare.Read)) backedUp = SwarmBackupArchive.ReadMetadata(f).NodeAddress; }
+                        catch (Exception ex) when (ex is IOException || ex is InvalidDataException || ex is UnauthorizedAccessException) { /* reported when it is opened with the password */ }
+                        var usable = probes.Where(p => p.Error == null && !p.IsManager).ToList();
+                        source = usable.Where(p => backedUp != null && string.Equals(p.Shell.Endpoint.Host, backedUp, StringComparison.OrdinalIgnoreCase))
+                            .Concat(usable.Where(p => p.DeclaredManager)).Concat(usable).FirstOrDefault();
                         if (source == null)
                         {
                             throw new TerminatingErrorException(SwarmErrors.Record(SwarmErrorId.RecoveryNoSource, ErrorCategory.ResourceUnavailable,
