@@ -97,25 +97,6 @@ namespace SwarmAdmin.Commands
             }
         }
 
-        /// <summary>The UTF-8 bytes of a SecureString, through a buffer that is cleared at once.</summary>
-        internal static byte[] SecureStringBytes(SecureString value)
-        {
-            IntPtr p = IntPtr.Zero;
-            char[] chars = null;
-            try
-            {
-                p = Marshal.SecureStringToGlobalAllocUnicode(value);
-                chars = new char[value.Length];
-                Marshal.Copy(p, chars, 0, chars.Length);
-                return Encoding.UTF8.GetBytes(chars);
-            }
-            finally
-            {
-                if (chars != null) Array.Clear(chars, 0, chars.Length);
-                if (p != IntPtr.Zero) Marshal.ZeroFreeGlobalAllocUnicode(p);
-            }
-        }
-
         internal static byte[] NotEmpty(byte[] data, string what)
         {
             if (data == null || data.Length == 0) throw new SwarmException(SwarmErrorId.InvalidArgument, ErrorCategory.InvalidData, $"The {what} content is empty; a {what} needs some content. Nothing was changed.", null);

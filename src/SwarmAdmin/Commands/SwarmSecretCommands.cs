@@ -16,7 +16,7 @@ namespace SwarmAdmin.Commands
         public SecureString SecureString { get; set; }
 
         internal override SwarmObjectKind Kind => SwarmObjectKind.Secret;
-        internal override byte[] InlineData() => SecureStringBytes(SecureString);
+        internal override byte[] InlineData() => Infrastructure.SecureStrings.ToUtf8(SecureString);
     }
 
     /// <summary>Get-SwarmSecret: the secrets with the services that use them (docker secret ls).</summary>
@@ -46,7 +46,7 @@ namespace SwarmAdmin.Commands
         public SecureString SecureString { get; set; }
 
         internal override SwarmObjectKind Kind => SwarmObjectKind.Secret;
-        internal override byte[] InlineData() => SecureStringBytes(SecureString);
+        internal override byte[] InlineData() => Infrastructure.SecureStrings.ToUtf8(SecureString);
     }
 
     /// <summary>New-SwarmConfig: creates a config from a file or a string.</summary>

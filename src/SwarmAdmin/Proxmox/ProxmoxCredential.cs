@@ -33,7 +33,7 @@ namespace SwarmAdmin.Proxmox
         public static ProxmoxApiTokenCredential FromToken(string tokenId, string secret)
         {
             if (string.IsNullOrEmpty(secret)) throw new ArgumentException("The API token secret is empty.", nameof(secret));
-            return new ProxmoxApiTokenCredential(ValidateTokenId(tokenId), ProxmoxSecret.ToSecure(secret.Trim()));
+            return new ProxmoxApiTokenCredential(ValidateTokenId(tokenId), Infrastructure.SecureStrings.FromPlain(secret.Trim()));
         }
 
         /// <summary>
@@ -62,7 +62,7 @@ namespace SwarmAdmin.Proxmox
         public static ProxmoxPasswordCredential FromPassword(string username, string password)
         {
             if (password == null) throw new ArgumentNullException(nameof(password));
-            return new ProxmoxPasswordCredential(ValidateUserId(username), ProxmoxSecret.ToSecure(password));
+            return new ProxmoxPasswordCredential(ValidateUserId(username), Infrastructure.SecureStrings.FromPlain(password));
         }
 
         private static string ValidateTokenId(string tokenId)
@@ -107,7 +107,7 @@ namespace SwarmAdmin.Proxmox
         public override string Identity => TokenId;
 
         /// <summary>The <c>Authorization</c> header value <c>PVEAPIToken=USER@REALM!ID=SECRET</c>. Never log it.</summary>
-        internal string AuthorizationHeaderValue() => "PVEAPIToken=" + TokenId + "=" + ProxmoxSecret.ToPlain(_secret);
+        internal string AuthorizationHeaderValue() => "PVEAPIToken=" + TokenId + "=" + Infrastructure.SecureStrings.ToPlain(_secret);
 
         public override string ToString() => "API token " + TokenId;
     }
@@ -127,7 +127,7 @@ namespace SwarmAdmin.Proxmox
 
         public override string Identity => UserId;
 
-        internal string PlainPassword() => ProxmoxSecret.ToPlain(_password);
+        internal string PlainPassword() => Infrastructure.SecureStrings.ToPlain(_password);
 
         public override string ToString() => "user " + UserId + " (password)";
     }

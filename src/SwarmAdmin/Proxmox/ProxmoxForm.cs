@@ -104,7 +104,7 @@ namespace SwarmAdmin.Proxmox
                 case string s: return s;
                 case bool b: return b ? "1" : "0";
                 case char c: return c.ToString();
-                case SecureString ss: return ProxmoxSecret.ToPlain(ss);
+                case SecureString ss: return Infrastructure.SecureStrings.ToPlain(ss);
                 case Enum e: return e.ToString().ToLowerInvariant();
                 case DateTimeOffset dto: return dto.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
                 case DateTime dt: return new DateTimeOffset(dt.ToUniversalTime()).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
@@ -163,33 +163,6 @@ namespace SwarmAdmin.Proxmox
                 if (t.Length > 0) result.Add(t);
             }
             return result;
-        }
-    }
-
-    /// <summary>Short-lived plain-text access to a SecureString; the caller must not keep or log the result.</summary>
-    internal static class ProxmoxSecret
-    {
-        public static string ToPlain(SecureString secure)
-        {
-            if (secure == null) return null;
-            IntPtr ptr = IntPtr.Zero;
-            try
-            {
-                ptr = Marshal.SecureStringToGlobalAllocUnicode(secure);
-                return Marshal.PtrToStringUni(ptr, secure.Length);
-            }
-            finally
-            {
-                if (ptr != IntPtr.Zero) Marshal.ZeroFreeGlobalAllocUnicode(ptr);
-            }
-        }
-
-        public static SecureString ToSecure(string plain)
-        {
-            var s = new SecureString();
-            if (plain != null) foreach (char c in plain) s.AppendChar(c);
-            s.MakeReadOnly();
-            return s;
         }
     }
 }

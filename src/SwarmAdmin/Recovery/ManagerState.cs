@@ -188,7 +188,7 @@ namespace SwarmAdmin.Recovery
                             $"The swarm state on {shell.Name} is autolocked and no -UnlockKey was given.", shell.Name)
                         { RecommendedAction = "Run the command again with -UnlockKey (Read-Host -AsSecureString; the key 'docker swarm unlock-key' showed when autolock was turned on)." };
                     }
-                    await UnlockIfLockedAsync(engine, shell.Name, Plain(unlockKey), log, ct).ConfigureAwait(false);
+                    await UnlockIfLockedAsync(engine, shell.Name, SecureStrings.ToPlain(unlockKey), log, ct).ConfigureAwait(false);
                 }
                 log.Verbose($"Forcing a new cluster from the state on {shell.Name} (advertise address {advertiseAddress}).");
                 string req = JsonSerializer.Serialize(new Dictionary<string, object> { ["ListenAddr"] = "0.0.0.0:2377", ["AdvertiseAddr"] = advertiseAddress, ["ForceNewCluster"] = true });
@@ -279,11 +279,5 @@ namespace SwarmAdmin.Recovery
         [DllImport("libc", SetLastError = true)]
         private static extern int chmod(string pathname, uint mode);
 
-        private static string Plain(System.Security.SecureString s)
-        {
-            IntPtr p = Marshal.SecureStringToGlobalAllocUnicode(s);
-            try { return Marshal.PtrToStringUni(p); }
-            finally { Marshal.ZeroFreeGlobalAllocUnicode(p); }
-        }
     }
 }

@@ -142,18 +142,7 @@ namespace SwarmAdmin.Recovery
         public static byte[] PasswordBytes(SecureString password)
         {
             if (password == null || password.Length == 0) throw new ArgumentException("The backup password is empty.");
-            IntPtr p = Marshal.SecureStringToGlobalAllocUnicode(password);
-            char[] chars = new char[password.Length];
-            try
-            {
-                Marshal.Copy(p, chars, 0, chars.Length);
-                return Encoding.UTF8.GetBytes(chars);
-            }
-            finally
-            {
-                Array.Clear(chars, 0, chars.Length);
-                Marshal.ZeroFreeGlobalAllocUnicode(p);
-            }
+            return Infrastructure.SecureStrings.ToUtf8(password);
         }
 
         /// <summary>PBKDF2 with HMAC-SHA256 (RFC 8018); netstandard2.0's Rfc2898DeriveBytes only offers SHA-1.</summary>
