@@ -245,10 +245,10 @@ namespace SwarmAdmin.Commands
                         ((IOperationLog)this).Warning($"Only {managers} of the {wanted} wanted managers can be reached; recreate the missing machines and run Restore-SwarmQuorum again.");
                     var workers = probes.Where(p => p != source && p.Error == null && !roleSteps.Any(r => r.P == p) && !(p.IsManager && recovery.Source == "Intact")).ToList();
                     _workers = workers;
-                    var rejoin = workers.Count > 0 ? Step(SwarmRecoveryAction.Rejoin, string.Join(", ", workers.Select(w => w.Name)), "Rejoin those that do not find the managers within 30 s (their labels are carried over)") : null;
+                    if (workers.Count > 0) Step(SwarmRecoveryAction.Rejoin, string.Join(", ", workers.Select(w => w.Name)), "Rejoin those that do not find the managers within 30 s (their labels are carried over)");
                     var labelled = probes.Where(p => p.Error == null && p.Target.Labels.Count > 0).ToList();
-                    var labels = Step(SwarmRecoveryAction.SetLabels, labelled.Count > 0 ? string.Join(", ", labelled.Select(p => p.Name)) : "(recreated managers)", "Add the labels the cluster file declares, and give recreated managers the labels of the lost node with the same hostname");
-                    var test = Step(SwarmRecoveryAction.TestQuorum, clusterId, "Test-SwarmQuorum");
+                    Step(SwarmRecoveryAction.SetLabels, labelled.Count > 0 ? string.Join(", ", labelled.Select(p => p.Name)) : "(recreated managers)", "Add the labels the cluster file declares, and give recreated managers the labels of the lost node with the same hostname");
+                    Step(SwarmRecoveryAction.TestQuorum, clusterId, "Test-SwarmQuorum");
                     recovery.Steps = steps.ToArray();
 
                     // 4. Do it, step by step (each asks ShouldProcess, so -WhatIf lists them all and changes nothing).
