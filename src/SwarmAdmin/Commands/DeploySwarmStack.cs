@@ -15,6 +15,7 @@ using SwarmAdmin.Connection;
 using SwarmAdmin.Engine;
 using SwarmAdmin.Infrastructure;
 using SwarmAdmin.Stacks;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -35,6 +36,7 @@ namespace SwarmAdmin.Commands
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [Alias("Stack")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmStackNameCompleter))]
         public string Name { get; set; }
 
         /// <summary>Compose files, merged in order; relative paths in them resolve against the folder of the first.</summary>

@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using Docker.DotNet.Models;
 using SwarmAdmin.Connection;
 using SwarmAdmin.Infrastructure;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -22,6 +23,7 @@ namespace SwarmAdmin.Commands
         [Alias("Hostname")]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
+        [ArgumentCompleter(typeof(SwarmNodeNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>Node IDs (or unique ID prefixes) to return.</summary>

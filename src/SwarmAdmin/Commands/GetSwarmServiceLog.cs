@@ -9,6 +9,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using SwarmAdmin.Connection;
 using SwarmAdmin.Infrastructure;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin
 {
@@ -71,6 +72,7 @@ namespace SwarmAdmin.Commands
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("ServiceName")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmServiceNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>Only the last N lines of each task.</summary>

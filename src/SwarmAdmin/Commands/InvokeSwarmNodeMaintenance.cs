@@ -13,6 +13,7 @@ using SwarmAdmin.Infrastructure;
 using SwarmAdmin.Maintenance;
 using SwarmAdmin.Nodes;
 using DockerService = Docker.DotNet.Models.SwarmService;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -28,6 +29,7 @@ namespace SwarmAdmin.Commands
         /// <summary>The node: a hostname, a node ID (or unique prefix), or a SwarmNode from Get-SwarmNode.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
         [ValidateNotNull]
+        [ArgumentCompleter(typeof(SwarmNodeNameCompleter))]
         public object[] Node { get; set; }
 
         /// <summary>The maintenance work; runs with the SwarmNode as $_ and as its first argument.</summary>

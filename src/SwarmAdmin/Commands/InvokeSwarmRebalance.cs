@@ -12,6 +12,7 @@ using SwarmAdmin.Maintenance;
 using SwarmAdmin.Nodes;
 using SwarmAdmin.Stacks;
 using DockerService = Docker.DotNet.Models.SwarmService;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -261,6 +262,7 @@ namespace SwarmAdmin.Commands
         [Parameter(ParameterSetName = FilterSet)]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
+        [ArgumentCompleter(typeof(SwarmStackNameCompleter))]
         public string[] Stack { get; set; }
 
         /// <summary>Service names (with the stack prefix) or IDs; wildcards allowed. Default: every replicated service.</summary>
@@ -268,6 +270,7 @@ namespace SwarmAdmin.Commands
         [Alias("Name")]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
+        [ArgumentCompleter(typeof(SwarmServiceNameCompleter))]
         public string[] Service { get; set; }
 
         /// <summary>Services from Get-SwarmService.</summary>

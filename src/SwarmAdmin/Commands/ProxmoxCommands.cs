@@ -9,6 +9,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using SwarmAdmin.Infrastructure;
 using SwarmAdmin.Proxmox;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -197,6 +198,7 @@ namespace SwarmAdmin.Commands
         [Alias("Hostname")]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmVmNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>VM IDs.</summary>

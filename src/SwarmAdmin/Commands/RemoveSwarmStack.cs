@@ -8,6 +8,7 @@ using Docker.DotNet;
 using Docker.DotNet.Models;
 using SwarmAdmin.Connection;
 using SwarmAdmin.Infrastructure;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -20,6 +21,7 @@ namespace SwarmAdmin.Commands
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("Stack")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmStackNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>Wait until the services' tasks have stopped before removing networks, secrets and configs (no "in use" races), and until everything is gone.</summary>

@@ -7,6 +7,7 @@ using Docker.DotNet.Models;
 using SwarmAdmin.Connection;
 using SwarmAdmin.Infrastructure;
 using static SwarmAdmin.Commands.StackErrors;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -27,6 +28,7 @@ namespace SwarmAdmin.Commands
         [Alias("Stack")]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
+        [ArgumentCompleter(typeof(SwarmStackNameCompleter))]
         public string[] Name { get; set; }
 
         protected override async Task ProcessRecordAsync()
@@ -50,11 +52,13 @@ namespace SwarmAdmin.Commands
         [Parameter(ParameterSetName = "Filter", Position = 0)]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
+        [ArgumentCompleter(typeof(SwarmServiceNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>Only the services of these stacks.</summary>
         [Parameter(ParameterSetName = "Filter")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmStackNameCompleter))]
         public string[] Stack { get; set; }
 
         /// <summary>Stacks (their services), services (read again) or service names from the pipeline.</summary>
@@ -99,16 +103,19 @@ namespace SwarmAdmin.Commands
         /// <summary>Only the tasks of these stacks.</summary>
         [Parameter(ParameterSetName = "Filter")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmStackNameCompleter))]
         public string[] Stack { get; set; }
 
         /// <summary>Only the tasks of these services (names or IDs).</summary>
         [Parameter(ParameterSetName = "Filter", Position = 0)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmServiceNameCompleter))]
         public string[] Service { get; set; }
 
         /// <summary>Only the tasks on these nodes (hostnames or IDs).</summary>
         [Parameter(ParameterSetName = "Filter")]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmNodeNameCompleter))]
         public string[] Node { get; set; }
 
         /// <summary>Only tasks with this desired state, e.g. running (what docker service ps shows by default is every state).</summary>

@@ -9,6 +9,7 @@ using Docker.DotNet.Models;
 using SwarmAdmin.Connection;
 using SwarmAdmin.Infrastructure;
 using SwarmAdmin.Nodes;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -33,6 +34,7 @@ namespace SwarmAdmin.Commands
         [Alias("Hostname", "Node")]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
+        [ArgumentCompleter(typeof(SwarmNodeNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>Node IDs (or unique prefixes).</summary>

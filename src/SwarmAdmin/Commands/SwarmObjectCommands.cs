@@ -20,6 +20,7 @@ using SwarmAdmin.Nodes;
 using SwarmAdmin.Secrets;
 using SwarmAdmin.Stacks;
 using EngineService = Docker.DotNet.Models.SwarmService;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -181,11 +182,13 @@ namespace SwarmAdmin.Commands
         [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
+        [ArgumentCompleter(typeof(SwarmStoredObjectNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>Only the objects of this stack (label com.docker.stack.namespace).</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmStackNameCompleter))]
         public string Stack { get; set; }
 
         protected override async Task ProcessRecordAsync()
@@ -207,6 +210,7 @@ namespace SwarmAdmin.Commands
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByName, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         [SupportsWildcards]
+        [ArgumentCompleter(typeof(SwarmStoredObjectNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>Objects from Get-SwarmSecret / Get-SwarmConfig.</summary>
@@ -268,6 +272,7 @@ namespace SwarmAdmin.Commands
         /// <summary>The base name (or the name of any of its versions).</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmStoredObjectNameCompleter))]
         public string Name { get; set; }
 
         /// <summary>A file whose bytes become the new content.</summary>

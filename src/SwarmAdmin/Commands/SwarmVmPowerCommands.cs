@@ -10,6 +10,7 @@ using Docker.DotNet.Models;
 using SwarmAdmin.Connection;
 using SwarmAdmin.Infrastructure;
 using SwarmAdmin.Proxmox;
+using SwarmAdmin.Completion;
 
 namespace SwarmAdmin.Commands
 {
@@ -175,6 +176,7 @@ namespace SwarmAdmin.Commands
         [Alias("Hostname")]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(SwarmVmNameCompleter))]
         public string[] Name { get; set; }
 
         /// <summary>VM IDs.</summary>

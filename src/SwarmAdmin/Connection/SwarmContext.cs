@@ -53,6 +53,9 @@ namespace SwarmAdmin.Connection
         internal SshOptions Ssh { get; }
         internal TimeSpan Timeout { get; }
 
+        /// <summary>The connection in use right now, or null (never connects): for argument completers, which must not open connections.</summary>
+        internal EngineConnection ActiveConnection => _disposed ? null : _active;
+
         /// <summary>The engine connections opened over the current transport (diagnostics: shows that calls share a connection).</summary>
         internal int EngineConnectionsOpened => _active?.ConnectionsOpened ?? 0;
 
