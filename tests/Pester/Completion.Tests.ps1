@@ -163,6 +163,14 @@ Describe 'Stack, service, secret and config name completion' {
         $r[0].ToolTip | Should -Match "^$P-config: config, created "
     }
 
+    It 'completes configs through an alias of a config cmdlet (the alias is resolved to the cmdlet)' {
+        Set-Alias -Name "gcfg$P" -Value Get-SwarmConfig -Scope Global
+        try {
+            (Complete "gcfg$P -Name $P").CompletionText | Should -Be @("$P-config")
+        }
+        finally { Remove-Item "Alias:gcfg$P" -ErrorAction SilentlyContinue }
+    }
+
     It 'answers from the cache for repeated Tab presses and sees a new object after it expires' {
         (Complete "Get-SwarmSecret -Name $P").CompletionText | Should -Be @("$P-secret")
         New-SwarmSecret -Name "$P-secret2" -SecureString (ConvertTo-SecureString 'second' -AsPlainText -Force) | Out-Null

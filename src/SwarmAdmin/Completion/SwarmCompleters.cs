@@ -276,9 +276,32 @@ namespace SwarmAdmin.Completion
         {
             SwarmContext ctx = ResolveSwarm(request);
             if (ctx == null) return null;
-            SwarmObjectKind kind = request.CommandName.EndsWith("Config", StringComparison.OrdinalIgnoreCase) ? SwarmObjectKind.Config : SwarmObjectKind.Secret;
+            SwarmObjectKind kind = KindOf(request.CommandName);
             var objects = Fetch<IList<StoredObject>>(ctx, kind.Kind + "s", request, ct => OnActive(ctx, (c, t) => kind.ListAsync(c, t), ct));
             return objects?.Where(o => !string.IsNullOrEmpty(o.Name)).Select(o => new CompletionCandidate(o.Name, ToolTip(kind, o)));
+        }
+
+        /// <summary>
+        /// Configs for the *-SwarmConfig cmdlets, else secrets (both share one generic parameter declaration). An alias
+        /// (or a module-qualified name) is resolved to the cmdlet it stands for first.
+        /// </summary>
+        internal static SwarmObjectKind KindOf(string commandName)
+        {
+            string name = commandName ?? "";
+            if (!name.EndsWith("Config", StringComparison.OrdinalIgnoreCase) && !name.EndsWith("Secret", StringComparison.OrdinalIgnoreCase))
+            {
+                try
+                {
+                    // completers run on the thread of the runspace that completes, so its session state is ours to read
+                    CommandInfo info = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.SessionStateProxy.InvokeCommand.GetCommand(name, CommandTypes.Alias);
+                    if (info is AliasInfo alias && alias.ResolvedCommand != null) name = alias.ResolvedCommand.Name;
+                }
+                catch (Exception)
+                {
+                    // unknown: secrets, as before
+                }
+            }
+            return name.EndsWith("Config", StringComparison.OrdinalIgnoreCase) ? SwarmObjectKind.Config : SwarmObjectKind.Secret;
         }
 
         internal static string ToolTip(SwarmObjectKind kind, StoredObject o)
