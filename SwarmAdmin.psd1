@@ -1,6 +1,6 @@
 @{
     RootModule           = 'SwarmAdmin.psm1'
-    ModuleVersion        = '0.1.0'
+    ModuleVersion        = '0.9.0'
     CompatiblePSEditions = @('Core', 'Desktop')
     GUID                 = '6f1d3c2a-8b4e-4f57-9a0c-2d5e7b1c9f43'
     Author               = 'SwarmAdmin contributors'
@@ -56,9 +56,20 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags         = @('Docker', 'Swarm', 'Proxmox', 'SSH', 'Cluster', 'Linux', 'PSEdition_Core', 'PSEdition_Desktop')
-            LicenseUri   = 'https://opensource.org/licenses/MIT'
-            ReleaseNotes = 'Foundation: Connect-SwarmCluster over SSH (dial-stdio) with known_hosts verification and manager fail-over, Get-SwarmNode.'
+            Tags         = @('Docker', 'Swarm', 'Proxmox', 'SSH', 'Cluster', 'Linux', 'PSEdition_Core', 'PSEdition_Desktop', 'DockerSwarm', 'Homelab', 'Raft')
+            # The project URL lives here only: LicenseUri points into it, tests and packaging read both from this manifest.
+            ProjectUri   = 'https://github.com/swarmadmin/SwarmAdmin'
+            LicenseUri   = 'https://github.com/swarmadmin/SwarmAdmin/blob/main/LICENSE'
+            ReleaseNotes = @'
+0.9.0 (release candidate)
+- Foundation: Connect-SwarmCluster over SSH (docker system dial-stdio, one kept-open connection) with OpenSSH known_hosts verification and manager fail-over; typed output objects with table views; dependencies isolated in a private AssemblyLoadContext on PowerShell 7.
+- Node operations: Get-SwarmNode, Set-SwarmNodeLabel, Set-SwarmNodeAvailability (-Wait for drains), Set-SwarmNodeRole with the quorum rule as a guard, Remove-SwarmNode, Test-SwarmQuorum findings, Invoke-SwarmNodeMaintenance, Invoke-SwarmRebalance.
+- Bootstrap: Import-SwarmClusterConfig (validated cluster file), Get-SwarmCapacity, Initialize-Swarm, Join-SwarmNode in parallel, join tokens as SecureString and their rotation.
+- Stacks: Deploy-SwarmStack (docker stack deploy compatible, -WhatIf diffs, unchanged services untouched, -Wait, -RollbackOnFailure), Get/Remove-SwarmStack, services, tasks and logs as objects, secrets and configs with rotation.
+- Proxmox VE: Connect-SwarmProxmox with pinned TLS, New/Start/Stop/Remove-SwarmVm from cloud-init templates, Sync-SwarmCluster converges a cluster file onto VMs and the swarm.
+- Disaster recovery: Backup-SwarmManager (encrypted archive), Restore-SwarmManager, Restore-SwarmQuorum after losing the majority of managers.
+- Shipping: gallery package (build.ps1 -Task Package), complete help for every cmdlet, MIT license.
+'@
         }
     }
 }

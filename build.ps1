@@ -5,6 +5,7 @@
 .DESCRIPTION
     Run it with the pinned PowerShell: `dotnet tool restore && dotnet pwsh ./build.ps1 -Task <Task>`.
       Build    compiles the module into out/SwarmAdmin (importable: Import-Module ./out/SwarmAdmin)
+      Package  Build (with help), check the manifest, pack out/package/SwarmAdmin.<version>.nupkg (tools/New-SwarmPackage.ps1)
       Test     Build, start the lab, run xunit and Pester, stop the lab; last line "N passed, N failed"
       Lab      start the local swarm lab (Docker engines in containers, reached over SSH)
       LabDown  remove the lab
@@ -14,7 +15,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Lab', 'LabDown', 'Demo', 'Bench', 'Clean')]
+    [ValidateSet('Build', 'Package', 'Test', 'Lab', 'LabDown', 'Demo', 'Bench', 'Clean')]
     [string]$Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string]$Configuration = 'Release',
@@ -148,6 +149,12 @@ function Invoke-Tests {
 
 switch ($Task) {
     'Build' { Invoke-Build }
+    'Package' {
+        Invoke-Build
+        Write-Step "Packing $moduleOut"
+        $nupkg = & (Join-Path $root 'tools/New-SwarmPackage.ps1') -ModulePath $moduleOut -OutputPath (Join-Path $out 'package')
+        Write-Host "Package: $($nupkg.FullName)"
+    }
     'Test' { Invoke-Tests }
     'Lab' { Start-Lab; Get-Content $labState }
     'LabDown' { Stop-Lab }
