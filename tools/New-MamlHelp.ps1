@@ -136,6 +136,134 @@ function Write-Parameter([System.Xml.XmlWriter]$w, $cmdParam, $docParam, $setPar
     $w.WriteEndElement()
 }
 
+# ---- about_ topics -------------------------------------------------------------------------------------------------
+# platyPS about-topic markdown: "# about_Name", then "## SHORT DESCRIPTION", "## LONG DESCRIPTION" (with "###"
+# subsections), "## EXAMPLES", "## NOTE", "## TROUBLESHOOTING NOTE", "## SEE ALSO", "## KEYWORDS". The text file keeps
+# the layout of PowerShell's own about topics: headings upper-cased, prose wrapped at 80 columns and indented, code
+# indented further, tables as aligned columns, and no markdown syntax left.
+
+function ConvertFrom-AboutInline([string]$Text) {
+    $t = [regex]::Replace($Text, '\[([^\]]+)\]\(([^)]*)\)', { param($m) if ($m.Groups[2].Value -match '^https?://') { "$($m.Groups[1].Value) ($($m.Groups[2].Value))" } else { $m.Groups[1].Value } })
+    $t = [regex]::Replace($t, '\*\*(.+?)\*\*', '$1')
+    $t = [regex]::Replace($t, '(?<![\w*\\])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])', '$1')
+    $t = [regex]::Replace($t, '`([^`]+)`', '$1')
+    $t -replace '\\([\\`*_\[\]#|])', '$1'
+}
+
+function Format-AboutWrapped([string]$Text, [int]$Indent, [int]$Hanging = $Indent, [int]$Width = 80) {
+    $words = @($Text -split '\s+' | Where-Object { $_ })
+    $lines = [System.Collections.Generic.List[string]]::new()
+    $line = ' ' * $Indent
+    $empty = $true
+    foreach ($w in $words) {
+        if (-not $empty -and ($line.Length + 1 + $w.Length) -gt $Width) {
+            $lines.Add($line.TrimEnd()); $line = (' ' * $Hanging) + $w
+        }
+        elseif ($empty) { $line += $w }
+        else { $line += ' ' + $w }
+        $empty = $false
+    }
+    if (-not $empty) { $lines.Add($line.TrimEnd()) }
+    $lines
+}
+
+function ConvertFrom-AboutMarkdown([string]$Path) {
+    $lines = (Get-Content -LiteralPath $Path -Raw) -replace "`r`n", "`n" -split "`n"
+    $name = [System.IO.Path]::GetFileNameWithoutExtension($Path)
+    $problems = [System.Collections.Generic.List[string]]::new()
+    $out = [System.Collections.Generic.List[string]]::new()
+    $sections = [ordered]@{}
+    $section = $null
+    $raw = $lines -join "`n"
+    if ($raw -match '\{\{.*?\}\}') { $problems.Add('contains {{ placeholder }} text') }
+    $first = @($lines | Where-Object { $_.Trim() }) | Select-Object -First 1
+    if ($first -ne "# $name") { $problems.Add("must start with the line '# $name' (found '$first')") }
+
+    $blank = { if ($out.Count -and $out[$out.Count - 1] -ne '') { $out.Add('') } }
+    $i = 0
+    while ($i -lt $lines.Count) {
+        $line = $lines[$i]
+        if ($line -match '^```') {
+            # code block, verbatim, indented 8
+            $i++
+            & $blank
+            while ($i -lt $lines.Count -and $lines[$i] -notmatch '^```\s*$') { $out.Add(((' ' * 8) + $lines[$i]).TrimEnd()); $i++ }
+            if ($i -ge $lines.Count) { $problems.Add('has a code block that is not closed') }
+            $i++
+            $out.Add('')
+            if ($section) { $sections[$section] += 1 }
+            continue
+        }
+        if ($line -match '^# (.+)$') {
+            $out.Add('TOPIC'); $out.Add('    ' + $matches[1].Trim()); $out.Add(''); $i++; continue
+        }
+        if ($line -match '^## (.+)$') {
+            & $blank
+            $section = $matches[1].Trim().ToUpperInvariant()
+            if (-not $sections.Contains($section)) { $sections[$section] = 0 }
+            $out.Add($section); $i++; continue
+        }
+        if ($line -match '^#{3,6} (.+)$') {
+            & $blank
+            $out.Add('    ' + (ConvertFrom-AboutInline $matches[1].Trim()).ToUpperInvariant()); $out.Add(''); $i++; continue
+        }
+        if ($line -match '^\s*\|') {
+            # table: aligned columns, the |---| row becomes a dashed line under the header
+            $rows = [System.Collections.Generic.List[object]]::new()
+            while ($i -lt $lines.Count -and $lines[$i] -match '^\s*\|') {
+                $cells = @($lines[$i].Trim().Trim('|') -split '(?<!\\)\|' | ForEach-Object { ConvertFrom-AboutInline $_.Trim() })
+                if (-not ($lines[$i] -match '^\s*\|?(\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*$')) { $rows.Add($cells) }
+                $i++
+            }
+            $count = ($rows | ForEach-Object { $_.Count } | Measure-Object -Maximum).Maximum
+            $widths = foreach ($c in 0..($count - 1)) { ($rows | ForEach-Object { if ($c -lt $_.Count) { $_[$c].Length } else { 0 } } | Measure-Object -Maximum).Maximum }
+            & $blank
+            $r = 0
+            foreach ($row in $rows) {
+                $out.Add(('    ' + ((0..($count - 1) | ForEach-Object { $cell = if ($_ -lt $row.Count) { $row[$_] } else { '' }; $cell.PadRight($widths[$_]) }) -join '  ')).TrimEnd())
+                if ($r -eq 0) { $out.Add(('    ' + (($widths | ForEach-Object { '-' * $_ }) -join '  ')).TrimEnd()) }
+                $r++
+            }
+            $out.Add('')
+            if ($section) { $sections[$section] += 1 }
+            continue
+        }
+        if (-not $line.Trim()) { $i++; continue }
+
+        # a paragraph or a list item, with its lazy continuation lines
+        $item = $line -match '^\s*([-*+]|\d+\.)\s+'
+        $marker = if ($item) { $matches[1] } else { $null }
+        $text = if ($item) { $line -replace '^\s*([-*+]|\d+\.)\s+', '' } else { $line.Trim() }
+        $i++
+        while ($i -lt $lines.Count -and $lines[$i].Trim() -and $lines[$i] -notmatch '^(```|#{1,6} |\s*\||\s*([-*+]|\d+\.)\s+)') {
+            $text += ' ' + $lines[$i].Trim(); $i++
+        }
+        $text = ConvertFrom-AboutInline ($text -replace '^>\s*', '')
+        if ($item) {
+            $bullet = if ($marker -match '^\d') { $marker } else { '-' }
+            Format-AboutWrapped "$bullet $text" 4 (5 + $bullet.Length) | ForEach-Object { $out.Add($_) }
+            if ($i -ge $lines.Count -or -not $lines[$i].Trim()) { $out.Add('') }
+        }
+        else {
+            Format-AboutWrapped $text 4 | ForEach-Object { $out.Add($_) }
+            $out.Add('')
+        }
+        if ($section) { $sections[$section] += 1 }
+    }
+    foreach ($required in 'SHORT DESCRIPTION', 'LONG DESCRIPTION') {
+        if (-not $sections.Contains($required)) { $problems.Add("has no '## $required' section") }
+        elseif ($sections[$required] -eq 0) { $problems.Add("has an empty '## $required' section") }
+    }
+    while ($out.Count -and $out[$out.Count - 1] -eq '') { $out.RemoveAt($out.Count - 1) }
+    $text = ($out -join "`n") + "`n"
+    # nothing of the markdown syntax may survive
+    $prose = ($out | Where-Object { $_ -notmatch '^ {8}' }) -join "`n"
+    if ($text -match '```') { $problems.Add('the text still contains a ``` fence') }
+    if ($prose -match '\*\*[^*\s][^*]*\*\*|\]\(|(?m)^#') { $problems.Add('the text still contains markdown (**bold**, [link](...) or a # heading)') }
+    $cmdletRefs = @([regex]::Matches($raw, '\b[A-Z][a-z]+-Swarm[A-Za-z]*\b') | ForEach-Object Value | Sort-Object -Unique)
+    [pscustomobject]@{ Text = $text; Problems = @($problems); CmdletNames = $cmdletRefs; Sections = @($sections.Keys) }
+}
+
 Import-Module $ModulePath -Force
 $module = Get-Module SwarmAdmin
 $commands = Get-Command -Module SwarmAdmin -CommandType Cmdlet
@@ -221,9 +349,22 @@ $w.WriteEndElement()
 $w.WriteEndDocument()
 $w.Close()
 
-# about_ topics: markdown to plain text help files.
-foreach ($about in Get-ChildItem $DocsPath -Filter 'about_*.md') {
-    $text = (Get-Content $about.FullName -Raw) -replace '(?m)^#+\s*', '' -replace '```\w*', ''
-    Set-Content -LiteralPath (Join-Path $OutputPath "$($about.BaseName).help.txt") -Value $text -Encoding utf8
+# about_ topics: platyPS about markdown to plain-text help files (en-US/about_*.help.txt), which Get-Help finds once
+# the module is imported or on $env:PSModulePath. Checked before anything is written: the build fails on a problem.
+$aboutProblems = @()
+$aboutTexts = [ordered]@{}
+$cmdletNames = @($commands | ForEach-Object Name)
+foreach ($about in Get-ChildItem $DocsPath -Filter 'about_*.md' | Sort-Object Name) {
+    $converted = ConvertFrom-AboutMarkdown -Path $about.FullName
+    $problems = @($converted.Problems)
+    foreach ($name in $converted.CmdletNames) {
+        if ($name -notin $cmdletNames) { $problems += "names $name, which is not a cmdlet of the module" }
+    }
+    $aboutProblems += $problems | ForEach-Object { "$($about.FullName): $_" }
+    $aboutTexts[$about.BaseName] = $converted.Text
 }
-Write-Host "Help: $target ($(@($commands).Count) cmdlets)"
+if ($aboutProblems) { throw "About topics are incomplete:`n  $($aboutProblems -join "`n  ")" }
+foreach ($name in $aboutTexts.Keys) {
+    [System.IO.File]::WriteAllText((Join-Path $OutputPath "$name.help.txt"), $aboutTexts[$name], [System.Text.UTF8Encoding]::new($false))
+}
+Write-Host "Help: $target ($(@($commands).Count) cmdlets), $($aboutTexts.Count) about topic(s)"

@@ -2,6 +2,35 @@ BeforeDiscovery {
     $modulePath = if ($env:SWARMADMIN_MODULE) { $env:SWARMADMIN_MODULE } else { Join-Path $PSScriptRoot '../../out/SwarmAdmin' }
     Import-Module $modulePath -Force
     $script:CmdletCases = @(Get-Command -Module SwarmAdmin -CommandType Cmdlet | ForEach-Object { @{ Name = $_.Name } })
+
+    # The about topics: the three the module ships, plus any other docs/about_*.md.
+    $aboutNames = @('about_SwarmAdmin', 'about_SwarmAdmin_Trust', 'about_SwarmAdmin_Quorum') +
+        @(Get-ChildItem (Join-Path $PSScriptRoot '../../docs') -Filter 'about_*.md' | ForEach-Object BaseName)
+    $script:AboutCases = @($aboutNames | Sort-Object -Unique | ForEach-Object { @{ Topic = $_ } })
+
+    # Every type a user sees as output: the [OutputType] of each exported cmdlet, the module's types reachable from
+    # them through public properties (Findings, Steps, Hosts...), and every public class of the model namespace
+    # (SwarmAdmin) except exceptions and the types that are only parameter types.
+    $asm = (Get-Command Get-SwarmNode).ImplementingType.Assembly
+    $inputOnly = @('SwarmAdmin.SwarmNodeTarget')   # -Node of Initialize-Swarm/Join-SwarmNode: converted from input, never written
+    $isModel = { param($t) $t -and $t.Assembly -eq $asm -and $t.IsClass -and -not $t.IsAbstract -and -not [Exception].IsAssignableFrom($t) -and $t.FullName -notin $inputOnly }
+    $found = [ordered]@{}
+    $queue = [System.Collections.Generic.Queue[type]]::new()
+    foreach ($t in Get-Command -Module SwarmAdmin -CommandType Cmdlet | ForEach-Object { $_.OutputType.Type }) {
+        if ($t -and $t -notin [void], [bool], [securestring]) { $queue.Enqueue($t) }
+    }
+    foreach ($t in $asm.GetExportedTypes()) { if ($t.Namespace -eq 'SwarmAdmin' -and (& $isModel $t)) { $queue.Enqueue($t) } }
+    while ($queue.Count) {
+        $t = $queue.Dequeue()
+        if ($found.Contains($t.FullName)) { continue }
+        $found[$t.FullName] = $t
+        foreach ($p in $t.GetProperties([System.Reflection.BindingFlags]'Public, Instance')) {
+            $pt = $p.PropertyType
+            $candidates = @(if ($pt.IsArray) { $pt.GetElementType() } else { $pt }) + @($pt.GetGenericArguments())
+            foreach ($c in $candidates) { if (& $isModel $c) { $queue.Enqueue($c) } }
+        }
+    }
+    $script:OutputTypeCases = @($found.Keys | ForEach-Object { @{ TypeName = $_ } })
 }
 
 BeforeAll {
@@ -48,6 +77,103 @@ Describe 'Module surface' {
 
     It 'Get-Help -Examples works for Get-SwarmNode' {
         (Get-Help Get-SwarmNode -Examples | Out-String) | Should -Match 'Get-SwarmNode -Role Worker -Label'
+    }
+}
+
+Describe 'About topics' {
+    BeforeAll {
+        $script:Exported = @((Get-Command -Module SwarmAdmin -CommandType Cmdlet).Name)
+        # what a cmdlet name in the text may be followed by: its own parameters (or aliases, or a unique prefix) and the common ones
+        $script:CommonAndRisk = @([System.Management.Automation.Cmdlet]::CommonParameters) + @([System.Management.Automation.Cmdlet]::OptionalCommonParameters) + 'ProgressAction'
+        function script:Get-AboutMarkdown([string]$Topic) { Get-Content (Join-Path $RepoRoot "docs/$Topic.md") -Raw }
+        function script:Get-ShortDescription([string]$Markdown) {
+            $m = [regex]::Match($Markdown, '(?ms)^## SHORT DESCRIPTION\s*\n(.*?)(?=^## )')
+            ($m.Groups[1].Value -replace '`', '' -replace '\s+', ' ').Trim()
+        }
+    }
+
+    It 'ships the three topics of the module' {
+        foreach ($t in 'about_SwarmAdmin', 'about_SwarmAdmin_Trust', 'about_SwarmAdmin_Quorum') {
+            Join-Path $RepoRoot "docs/$t.md" | Should -Exist
+            Join-Path $ModulePath "en-US/$t.help.txt" | Should -Exist
+        }
+    }
+
+    It 'Get-Help <Topic> shows the topic, with its short description and no markdown or placeholders' -ForEach $AboutCases {
+        $help = Get-Help $Topic | Out-String
+        $help | Should -Not -BeNullOrEmpty
+        $short = Get-ShortDescription (Get-AboutMarkdown $Topic)
+        $short | Should -Not -BeNullOrEmpty
+        ($help -replace '\s+', ' ') | Should -Match ('SHORT DESCRIPTION ' + [regex]::Escape($short))
+        $help | Should -Match 'LONG DESCRIPTION'
+        $help | Should -Not -Match '\{\{'
+        $help | Should -Not -Match '```'
+        $help | Should -Not -Match '\*\*[^*\s][^*]*\*\*'        # bold
+        $help | Should -Not -Match '\]\([^)]*\)'                 # [link](target)
+        $help | Should -Not -Match '(?m)^#'                      # headings
+    }
+
+    It 'every Verb-Swarm* name in <Topic> is an exported cmdlet, and every -Parameter written after it is one of its parameters' -ForEach $AboutCases {
+        $text = Get-AboutMarkdown $Topic
+        $names = @([regex]::Matches($text, '\b[A-Z][a-z]+-Swarm[A-Za-z]*\b') | ForEach-Object Value | Sort-Object -Unique)
+        $names.Count | Should -BeGreaterThan 0
+        foreach ($n in $names) { $n | Should -BeIn $Exported -Because "$Topic names $n" }
+        foreach ($line in $text -split "`n") {
+            foreach ($m in [regex]::Matches($line, '\b([A-Z][a-z]+-Swarm[A-Za-z]*)\b')) {
+                # the command's own arguments: up to a pipe, a separator, a bracket, the end of a sentence or the next cmdlet
+                $rest = $line.Substring($m.Index + $m.Length)
+                $rest = [regex]::Split($rest, '[|;(){},]|\.\s|\.$|\b[A-Z][a-z]+-Swarm')[0]
+                $cmd = Get-Command $m.Groups[1].Value
+                $known = @($cmd.Parameters.Values | ForEach-Object { $_.Name; $_.Aliases }) + $CommonAndRisk
+                foreach ($p in [regex]::Matches($rest, '(?:^|\s)-([A-Za-z]+)\b')) {
+                    $name = $p.Groups[1].Value
+                    $hits = @($known | Where-Object { $_ -like "$name*" })
+                    ($hits.Count -ge 1) | Should -BeTrue -Because "$Topic writes '$($cmd.Name) ... -$name', and $($cmd.Name) has no such parameter"
+                }
+            }
+        }
+    }
+
+    It 'Get-Help finds the topics through $env:PSModulePath, without Import-Module' {
+        $script = {
+            param($modulesDir)
+            $env:PSModulePath = $modulesDir + [System.IO.Path]::PathSeparator + $env:PSModulePath
+            foreach ($t in 'about_SwarmAdmin', 'about_SwarmAdmin_Trust', 'about_SwarmAdmin_Quorum') {
+                $h = Get-Help $t -ErrorAction SilentlyContinue | Out-String
+                "$t=$(($h -match 'SHORT DESCRIPTION') -and -not (Get-Module SwarmAdmin))"
+            }
+        }
+        $file = Join-Path ([IO.Path]::GetTempPath()) "swarmadmin-about-$PID.ps1"
+        Set-Content -LiteralPath $file -Value $script.ToString()
+        try { $out = & dotnet pwsh -NoProfile -NonInteractive -File $file (Split-Path (Resolve-Path $ModulePath).Path) 2>&1 }
+        finally { Remove-Item $file -ErrorAction SilentlyContinue }
+        $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
+        $out | Should -Contain 'about_SwarmAdmin=True'
+        $out | Should -Contain 'about_SwarmAdmin_Trust=True'
+        $out | Should -Contain 'about_SwarmAdmin_Quorum=True'
+    }
+}
+
+Describe 'Formatting' {
+    It '<TypeName> has a table view' -ForEach $OutputTypeCases {
+        $views = @(Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion | ForEach-Object FormatViewDefinition)
+        @($views | Where-Object { $_.Control -is [System.Management.Automation.TableControl] }).Count | Should -BeGreaterThan 0 -Because "$TypeName is output, so Format-Table needs a view (a SwarmAdmin*.Format.ps1xml)"
+    }
+
+    It 'no table view of <TypeName> shows a credential, and the type has no property that holds one' -ForEach $OutputTypeCases {
+        $secretName = '(?i)password|passphrase|token(?!id)|unlockkey|privatekey|securestring|credential|\bsecret\b|\.data\b|\bcontent\b'
+        foreach ($v in Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion | ForEach-Object FormatViewDefinition) {
+            if ($v.Control -isnot [System.Management.Automation.TableControl]) { continue }
+            foreach ($col in $v.Control.Rows.Columns) {
+                $col.DisplayEntry.Value | Should -Not -Match $secretName -Because "view $($v.Name) must not show credentials"
+            }
+        }
+        $type = (Get-Command Get-SwarmNode).ImplementingType.Assembly.GetType($TypeName)
+        foreach ($p in $type.GetProperties()) {
+            $p.PropertyType | Should -Not -Be ([securestring]) -Because "$TypeName.$($p.Name)"
+            $p.PropertyType | Should -Not -Be ([pscredential]) -Because "$TypeName.$($p.Name)"
+            $p.Name | Should -Not -Match '(?i)password|passphrase|token|unlockkey|privatekey' -Because "$TypeName.$($p.Name) looks like a credential"
+        }
     }
 }
 
