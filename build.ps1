@@ -9,7 +9,7 @@
       Test     Build, start the lab, run xunit and Pester, stop the lab; last line "N passed, N failed"
       Lab      start the local swarm lab (Docker engines in containers, reached over SSH)
       LabDown  remove the lab
-      Demo     Build, start the lab, run examples/demo.ps1 against it
+      Demo     Build, start the lab, run tools/demo.ps1 against it
       Bench    Build, start the lab, run every bench/*.ps1 (ratios against the docker CLI)
       Clean    remove out/
 #>
@@ -161,7 +161,7 @@ switch ($Task) {
     'Demo' {
         Invoke-Build
         Start-Lab
-        Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'examples/demo.ps1'), '-ModulePath', $moduleOut, '-LabState', $labState)
+        Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/demo.ps1'), '-ModulePath', $moduleOut, '-LabState', $labState)
     }
     'Bench' {
         Invoke-Build

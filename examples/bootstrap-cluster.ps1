@@ -3,8 +3,24 @@
     Builds (or re-checks) a whole swarm from a cluster file: the first manager initialises the swarm, every other
     node joins with its declared role and labels, and the quorum is checked at the end. Safe to run again: nodes
     that already are what the file says are left alone.
+.DESCRIPTION
+    Reads the cluster file with Import-SwarmClusterConfig, runs Initialize-Swarm on its first manager (which connects
+    to the swarm instead when that node already manages one), pipes every other node into Join-SwarmNode, and writes
+    the Test-SwarmQuorum report. SSH user, key and known_hosts come from the file's ssh section.
+.PARAMETER ConfigPath
+    The cluster file (examples/cluster.yml format).
+.PARAMETER ModulePath
+    Import SwarmAdmin from this path instead of from the module path.
+.PARAMETER ThrottleLimit
+    How many nodes join at the same time.
 .EXAMPLE
     ./examples/bootstrap-cluster.ps1 -ConfigPath ./examples/lab/cluster.yml
+
+    Builds the lab copy of the reference cluster from bare nodes (tests/lab/lab.sh add-node) and shows its quorum.
+.EXAMPLE
+    ./examples/bootstrap-cluster.ps1 -ConfigPath ./examples/cluster.yml -WhatIf
+
+    Says what Initialize-Swarm would do on docker-app-1 and stops there: the joins need the swarm it would create.
 #>
 [CmdletBinding(SupportsShouldProcess)]
 param(

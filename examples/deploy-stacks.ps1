@@ -17,7 +17,9 @@ param(
     [string[]]$Stack = @('portainer', 'web', 'monitoring', 'infra'),
     [string]$PortainerNode,
     [int]$TimeoutSec = 300,
-    [ValidateSet('Always', 'Changed', 'Never')][string]$ResolveImage = 'Always'
+    [ValidateSet('Always', 'Changed', 'Never')][string]$ResolveImage = 'Always',
+    # put in front of each stack name (portainer -> <prefix>portainer), e.g. to deploy a second copy beside the first
+    [string]$NamePrefix = ''
 )
 $ErrorActionPreference = 'Stop'
 if ($PortainerNode) {
@@ -25,5 +27,5 @@ if ($PortainerNode) {
 }
 foreach ($name in $Stack) {
     $file = Join-Path $PSScriptRoot "stacks/$name.yml"
-    Deploy-SwarmStack -Name $name -Path $file -Wait -TimeoutSec $TimeoutSec -RollbackOnFailure -ResolveImage $ResolveImage -WhatIf:$WhatIfPreference
+    Deploy-SwarmStack -Name "$NamePrefix$name" -Path $file -Wait -TimeoutSec $TimeoutSec -RollbackOnFailure -ResolveImage $ResolveImage -WhatIf:$WhatIfPreference
 }

@@ -1,15 +1,14 @@
-# examples/stacks run in the lab, deployed with Deploy-SwarmStack -Wait (tests/Pester/DeploySwarmStack.Tests.ps1
-# deploys them with the docker CLI too and compares the specs): every service converges and lands where its placement
-# says, and a second deploy changes nothing.
+# examples/stacks run in the lab, deployed by examples/deploy-stacks.ps1 (Deploy-SwarmStack -Wait -RollbackOnFailure;
+# tests/Pester/DeploySwarmStack.Tests.ps1 deploys them with the docker CLI too and compares the specs): every service
+# converges and lands where its placement says, and a second deploy changes nothing.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:Ctx = Connect-Lab
     $script:Mgmt = $Workers[-1].Name
-    Set-SwarmNodeLabel -Name $Mgmt -Add @{ 'portainer.data' = 'true' } | Out-Null
     $script:Joined = @($Managers) + @($Workers)
-    $script:Results = foreach ($f in Get-ChildItem (Join-Path $RepoRoot 'examples/stacks') -Filter *.yml | Sort-Object Name) {
-        Deploy-SwarmStack -Name "ex$($f.BaseName)" -Path $f.FullName -ResolveImage Never -Wait -TimeoutSec 180
-    }
+    $script:DeployStacks = Join-Path $RepoRoot 'examples/deploy-stacks.ps1'
+    # the script labels the management worker portainer.data=true (-PortainerNode) and deploys the stacks as ex<name>
+    $script:Results = & $DeployStacks -NamePrefix ex -PortainerNode $Mgmt -ResolveImage Never -TimeoutSec 180
 }
 
 AfterAll {
@@ -19,8 +18,10 @@ AfterAll {
 }
 
 Describe 'examples/stacks in the lab' {
-    It 'Deploy-SwarmStack -Wait reports every example converged' {
+    It 'deploy-stacks.ps1 deploys every example stack and reports it converged' {
         $Results | Should -HaveCount 4
+        ($Results.Stack | Sort-Object) | Should -Be (Get-ChildItem (Join-Path $RepoRoot 'examples/stacks') -Filter *.yml | ForEach-Object { "ex$($_.BaseName)" } | Sort-Object)
+        (Get-SwarmNode -Label portainer.data=true).Hostname | Should -Be $Mgmt
         $Results | ForEach-Object { $_.Converged | Should -BeTrue -Because "stack $($_.Stack) should converge" }
         $Results.Services | ForEach-Object { $_.State | Should -Be 'Converged'; $_.Running | Should -Be $_.Desired }
     }

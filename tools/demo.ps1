@@ -25,7 +25,7 @@ function Show([string]$Title, [scriptblock]$Body) {
     & $Body | Out-String -Width 160 | Write-Host
 }
 
-$clusterFile = Join-Path $PSScriptRoot 'lab/cluster.yml'
+$clusterFile = Join-Path $PSScriptRoot '../examples/lab/cluster.yml'
 $sim = Start-ProxmoxLabSim -TimeScale $TimeScale
 try {
     Show 'Connect-SwarmProxmox to the simulated Proxmox VE (API token, certificate pinned by fingerprint)' {
@@ -49,11 +49,11 @@ try {
         "$($steps.Count) step(s) planned"
     }
     Show 'Deploy the reference stacks (Portainer-like UI on the node labelled portainer.data=true, web on managers, monitoring everywhere, infra on workers)' {
-        & (Join-Path $PSScriptRoot 'deploy-stacks.ps1') -TimeoutSec 180 -ResolveImage Never   # the lab has no registry
+        & (Join-Path $PSScriptRoot '../examples/deploy-stacks.ps1') -TimeoutSec 180 -ResolveImage Never   # the lab has no registry
     }
     Show 'Where their tasks run' { Get-SwarmTask -Stack portainer, web -DesiredState running | Select-Object ServiceName, Node, CurrentState }
     Show 'Deploy again: nothing changed, so nothing is sent and no task restarts' {
-        Deploy-SwarmStack -Name web -Path (Join-Path $PSScriptRoot 'stacks/web.yml') -ResolveImage Never | Select-Object -ExpandProperty Services
+        Deploy-SwarmStack -Name web -Path (Join-Path $PSScriptRoot '../examples/stacks/web.yml') -ResolveImage Never | Select-Object -ExpandProperty Services
     }
     Show 'Test-SwarmQuorum: 3 managers on 3 Proxmox hosts (failure domains from the proxmox.host labels)' { Test-SwarmQuorum }
     Show 'Get-SwarmNode (reads like docker node ls)' { Get-SwarmNode | Sort-Object Hostname }
