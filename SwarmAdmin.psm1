@@ -13,6 +13,9 @@ if ($PSVersionTable.PSEdition -eq 'Core') {
 }
 else {
     $moduleAssembly = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($binDir, 'SwarmAdmin.dll'))
+    # .NET Framework has no binding redirects for a module: the libraries in bin/ reference each other in other
+    # versions than the ones shipped; a resolver (C#, so that it also runs on threads without a runspace) serves them.
+    $moduleAssembly.GetType('SwarmAdmin.Infrastructure.DesktopAssemblyResolver')::Register($binDir)
 }
 
 # Import-Module -Force of an assembly that is already loaded returns its cmdlets but does not re-export them

@@ -19,6 +19,16 @@ BeforeAll {
         @($all | Where-Object { $_ -is [System.Management.Automation.CommandCompletion] } | ForEach-Object { $_.CompletionMatches })
     }
 
+    # The completers' internal knobs: the 2 s budget (tests of what completes widen it, so that a loaded CI machine
+    # does not turn a slow answer into an empty completion: bench/Completion.bench.ps1 measures the real time) and
+    # the cache lifetime. Both are restored in AfterAll.
+    $asm = (Get-Command Get-SwarmNode).ImplementingType.Assembly
+    $script:BudgetField = $asm.GetType('SwarmAdmin.Completion.SwarmCompleterBase').GetField('Budget', [Reflection.BindingFlags]'Static,NonPublic')
+    $script:TtlField = $asm.GetType('SwarmAdmin.Completion.CompletionCache').GetField('Ttl', [Reflection.BindingFlags]'Static,NonPublic')
+    $script:DefaultBudget = $BudgetField.GetValue($null)
+    $script:DefaultTtl = $TtlField.GetValue($null)
+    $BudgetField.SetValue($null, [TimeSpan]::FromSeconds(20))
+
     # a small stack of our own (no registry, no IPVS), a secret and a config
     Set-Content -Path (Join-Path $Dir 'stack.yml') -Value @"
 version: "3.8"
@@ -37,6 +47,8 @@ services:
 }
 
 AfterAll {
+    $BudgetField.SetValue($null, $DefaultBudget)
+    $TtlField.SetValue($null, $DefaultTtl)
     try { Remove-SwarmStack -Name $P -Wait -Confirm:$false -ErrorAction SilentlyContinue } catch { }
     try { Remove-SwarmSecret -Name "$P-secret" -Confirm:$false -ErrorAction SilentlyContinue } catch { }
     try { Remove-SwarmConfig -Name "$P-config" -Confirm:$false -ErrorAction SilentlyContinue } catch { }
@@ -172,16 +184,23 @@ Describe 'Stack, service, secret and config name completion' {
     }
 
     It 'answers from the cache for repeated Tab presses and sees a new object after it expires' {
-        (Complete "Get-SwarmSecret -Name $P").CompletionText | Should -Be @("$P-secret")
-        New-SwarmSecret -Name "$P-secret2" -SecureString (ConvertTo-SecureString 'second' -AsPlainText -Force) | Out-Null
+        # a long lifetime first, so that "still cached" does not depend on how fast this machine is
+        $TtlField.SetValue($null, [TimeSpan]::FromMinutes(10))
         try {
-            # the cache keeps the list a few seconds; then the new secret appears
-            $deadline = [DateTime]::UtcNow.AddSeconds(30)
-            do { Start-Sleep -Milliseconds 500; $names = (Complete "Get-SwarmSecret -Name $P").CompletionText }
-            until ($names.Count -eq 2 -or [DateTime]::UtcNow -gt $deadline)
-            $names | Should -Be @("$P-secret", "$P-secret2")
+            $TtlField.SetValue($null, [TimeSpan]::Zero); $null = Complete "Get-SwarmSecret -Name $P"   # drop what is cached
+            $TtlField.SetValue($null, [TimeSpan]::FromMinutes(10))
+            (Complete "Get-SwarmSecret -Name $P").CompletionText | Should -Be @("$P-secret")
+            New-SwarmSecret -Name "$P-secret2" -SecureString (ConvertTo-SecureString 'second' -AsPlainText -Force) | Out-Null
+            # within the lifetime: the cached list, without the new secret
+            (Complete "Get-SwarmSecret -Name $P").CompletionText | Should -Be @("$P-secret")
+            # once it expired: asked again, the new secret is there
+            $TtlField.SetValue($null, [TimeSpan]::Zero)
+            (Complete "Get-SwarmSecret -Name $P").CompletionText | Should -Be @("$P-secret", "$P-secret2")
         }
-        finally { Remove-SwarmSecret -Name "$P-secret2" -Confirm:$false }
+        finally {
+            $TtlField.SetValue($null, $DefaultTtl)
+            Remove-SwarmSecret -Name "$P-secret2" -Confirm:$false
+        }
     }
 }
 
@@ -211,6 +230,13 @@ Describe 'VM name completion (Proxmox simulator)' {
         ($r | Where-Object CompletionText -eq $Template.Name).ToolTip | Should -Match ', template$'
         (Complete "Remove-SwarmVm -Name $($Template.Name)").CompletionText | Should -Not -Contain $Template.Name
         (Complete "Start-SwarmVm -Name $($Template.Name)").CompletionText | Should -Not -Contain $Template.Name
+        # an alias is resolved to the cmdlet it stands for: no templates for Remove-SwarmVm under another name
+        Set-Alias -Name "rvm$P" -Value Remove-SwarmVm -Scope Global
+        try {
+            (Complete "rvm$P -Name $P").CompletionText | Should -Be @("$P-vm")
+            (Complete "rvm$P -Name $($Template.Name)").CompletionText | Should -Not -Contain $Template.Name
+        }
+        finally { Remove-Item "Alias:rvm$P" -ErrorAction SilentlyContinue }
     }
 }
 
@@ -313,10 +339,15 @@ public sealed class CompletionTestSilentEngine : IDisposable
     }
 }
 '@
+        # the real budget here, and no memory of failures between the cases (each must send its own request)
+        $BudgetField.SetValue($null, $DefaultBudget)
+        $TtlField.SetValue($null, [TimeSpan]::Zero)
         $script:Silent = [CompletionTestSilentEngine]::new()
         $script:SilentCtx = Connect-SwarmCluster -Endpoint "tcp://127.0.0.1:$($Silent.Port)" -KnownHostsPath $Lab.KnownHostsPath -TimeoutSec 1 -NoDefault
     }
     AfterAll {
+        $BudgetField.SetValue($null, [TimeSpan]::FromSeconds(20))
+        $TtlField.SetValue($null, $DefaultTtl)
         if ($SilentCtx) { Disconnect-SwarmCluster -Context $SilentCtx -ErrorAction SilentlyContinue }
         if ($Silent) { $Silent.Dispose() }
     }
@@ -335,6 +366,17 @@ public sealed class CompletionTestSilentEngine : IDisposable
         $Error.Count | Should -Be $before
         # the request really reached the engine and was left unanswered (not refused before it was sent)
         $Silent.Held | Should -BeGreaterThan $heldBefore
+    }
+
+    It 'remembers a timeout for the cache lifetime: the next Tab sends nothing and answers nothing at once' {
+        $TtlField.SetValue($null, [TimeSpan]::FromMinutes(10))
+        try {
+            Complete 'Get-SwarmNode -Context $script:SilentCtx -Name x' | Should -BeNullOrEmpty
+            $held = $Silent.Held
+            Complete 'Get-SwarmNode -Context $script:SilentCtx -Name x' | Should -BeNullOrEmpty
+            $Silent.Held | Should -Be $held -Because 'a request that timed out is not sent again within the cache lifetime'
+        }
+        finally { $TtlField.SetValue($null, [TimeSpan]::Zero) }
     }
 
     It 'leaves the default context working' {

@@ -113,6 +113,18 @@ Describe 'About topics' {
         $help | Should -Not -Match '(?m)^#'                      # headings
     }
 
+    It 'every error id <Topic> names is one the module raises' -ForEach $AboutCases {
+        $ids = @((Get-Command Get-SwarmNode).ImplementingType.Assembly.GetType('SwarmAdmin.Infrastructure.SwarmErrorId').GetFields('Public,Static') |
+            Where-Object IsLiteral | ForEach-Object { $_.GetValue($null) })
+        $ids.Count | Should -BeGreaterThan 20
+        $text = Get-AboutMarkdown $Topic
+        # what reads like an error id (...NotFound, ...Timeout, ...), the ids of "Frequent ones:" lists, and 'Id,*' patterns
+        $named = @([regex]::Matches($text, '\b[A-Z][a-z]+(?:[A-Z][a-z]+)+(?:NotFound|Unreachable|Timeout|Failed|Changed|Unknown|Guard|Conflict|Error|Refused|Unsupported|Invalid|Denied|Exists|Busy|Wrong|Unreadable|InUse)\b') | ForEach-Object Value)
+        foreach ($m in [regex]::Matches($text, '(?s)Frequent ones:(.*?)\.(?:\s|$)')) { $named += @($m.Groups[1].Value -split '[,\s]+' | Where-Object { $_ }) }
+        $named += @([regex]::Matches($text, "'([A-Za-z]+),\*'") | ForEach-Object { $_.Groups[1].Value })
+        foreach ($n in ($named | Sort-Object -Unique)) { $n | Should -BeIn $ids -Because "$Topic names the error id $n" }
+    }
+
     It 'every Verb-Swarm* name in <Topic> is an exported cmdlet, and every -Parameter written after it is one of its parameters' -ForEach $AboutCases {
         $text = Get-AboutMarkdown $Topic
         $names = @([regex]::Matches($text, '\b[A-Z][a-z]+-Swarm[A-Za-z]*\b') | ForEach-Object Value | Sort-Object -Unique)

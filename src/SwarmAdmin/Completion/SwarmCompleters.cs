@@ -28,7 +28,7 @@ namespace SwarmAdmin.Completion
     public abstract class SwarmCompleterBase : IArgumentCompleter
     {
         /// <summary>The longest a completion may take, remote call included.</summary>
-        internal static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
+        internal static TimeSpan Budget = TimeSpan.FromSeconds(2);   // not readonly: tests on a loaded machine widen it
         /// <summary>
         /// Kept back from the budget for PowerShell's own completion work around the completer (parsing, command
         /// lookup: about 200 ms on the first Tab of a session) and for the matching after the remote call.
@@ -66,6 +66,8 @@ namespace SwarmAdmin.Completion
         /// </summary>
         internal static T Fetch<T>(object owner, string kind, CompletionRequest request, Func<CancellationToken, Task<T>> load) where T : class
         {
+            // a value, or a failure remembered for the cache's lifetime (so a hung connection costs one budget per
+            // few seconds, not one per Tab, and Tab presses do not pile up requests that all wait on it)
             if (CompletionCache.TryGet(owner, kind, out object cached)) return cached as T;
             TimeSpan remaining = Budget - Margin - request.Clock.Elapsed;
             if (remaining <= TimeSpan.Zero) return null;
@@ -80,8 +82,17 @@ namespace SwarmAdmin.Completion
                 CompletionCache.Set(owner, kind, task.Result);
                 return task.Result;
             }
-            try { cts.Cancel(); } catch (ObjectDisposedException) { }
-            task.ContinueWith(t => { _ = t.Exception; cts.Dispose(); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            CompletionCache.Set(owner, kind, CompletionCache.Failed);
+            // Cancel runs the token's callbacks synchronously (closing an SSH channel may wait for the server): never
+            // on the pipeline thread. The timer of the token cancels it at the same moment anyway.
+            ThreadPool.QueueUserWorkItem(_ => { try { cts.Cancel(); } catch (ObjectDisposedException) { } });
+            task.ContinueWith(t =>
+            {
+                // an answer that came late is still good for the next Tab
+                if (t.Status == System.Threading.Tasks.TaskStatus.RanToCompletion && t.Result != null) CompletionCache.Set(owner, kind, t.Result);
+                else _ = t.Exception;
+                cts.Dispose();
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             return null;
         }
 
@@ -132,6 +143,35 @@ namespace SwarmAdmin.Completion
         }
 
         public string CommandName { get; }
+
+        /// <summary>
+        /// The cmdlet's name: <see cref="CommandName"/>, or, when that is an alias, the command it stands for (a
+        /// completer that serves several cmdlets tells them apart by name).
+        /// </summary>
+        public string ResolvedCommandName
+        {
+            get
+            {
+                if (_resolved != null) return _resolved;
+                string name = CommandName;
+                if (name.IndexOf("-Swarm", StringComparison.OrdinalIgnoreCase) < 0)
+                {
+                    try
+                    {
+                        // completers run on the thread of the runspace that completes: its session state is ours to read
+                        CommandInfo info = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.SessionStateProxy.InvokeCommand.GetCommand(name, CommandTypes.Alias);
+                        if (info is AliasInfo alias && alias.ResolvedCommand != null) name = alias.ResolvedCommand.Name;
+                    }
+                    catch (Exception)
+                    {
+                        // not resolvable: the name as typed
+                    }
+                }
+                return _resolved = name;
+            }
+        }
+
+        private string _resolved;
         public string ParameterName { get; }
         public Stopwatch Clock { get; }
 
@@ -170,6 +210,9 @@ namespace SwarmAdmin.Completion
     internal static class CompletionCache
     {
         internal static TimeSpan Ttl = TimeSpan.FromSeconds(5);
+
+        /// <summary>Stands for "the last call failed or timed out": no completions until it expires.</summary>
+        internal static readonly object Failed = new object();
 
         private sealed class Entry
         {
@@ -276,33 +319,14 @@ namespace SwarmAdmin.Completion
         {
             SwarmContext ctx = ResolveSwarm(request);
             if (ctx == null) return null;
-            SwarmObjectKind kind = KindOf(request.CommandName);
+            SwarmObjectKind kind = KindOf(request.ResolvedCommandName);
             var objects = Fetch<IList<StoredObject>>(ctx, kind.Kind + "s", request, ct => OnActive(ctx, (c, t) => kind.ListAsync(c, t), ct));
             return objects?.Where(o => !string.IsNullOrEmpty(o.Name)).Select(o => new CompletionCandidate(o.Name, ToolTip(kind, o)));
         }
 
-        /// <summary>
-        /// Configs for the *-SwarmConfig cmdlets, else secrets (both share one generic parameter declaration). An alias
-        /// (or a module-qualified name) is resolved to the cmdlet it stands for first.
-        /// </summary>
-        internal static SwarmObjectKind KindOf(string commandName)
-        {
-            string name = commandName ?? "";
-            if (!name.EndsWith("Config", StringComparison.OrdinalIgnoreCase) && !name.EndsWith("Secret", StringComparison.OrdinalIgnoreCase))
-            {
-                try
-                {
-                    // completers run on the thread of the runspace that completes, so its session state is ours to read
-                    CommandInfo info = System.Management.Automation.Runspaces.Runspace.DefaultRunspace?.SessionStateProxy.InvokeCommand.GetCommand(name, CommandTypes.Alias);
-                    if (info is AliasInfo alias && alias.ResolvedCommand != null) name = alias.ResolvedCommand.Name;
-                }
-                catch (Exception)
-                {
-                    // unknown: secrets, as before
-                }
-            }
-            return name.EndsWith("Config", StringComparison.OrdinalIgnoreCase) ? SwarmObjectKind.Config : SwarmObjectKind.Secret;
-        }
+        /// <summary>Configs for the *-SwarmConfig cmdlets, else secrets (both share one generic parameter declaration).</summary>
+        internal static SwarmObjectKind KindOf(string commandName) =>
+            (commandName ?? "").EndsWith("Config", StringComparison.OrdinalIgnoreCase) ? SwarmObjectKind.Config : SwarmObjectKind.Secret;
 
         internal static string ToolTip(SwarmObjectKind kind, StoredObject o)
         {
@@ -333,7 +357,7 @@ namespace SwarmAdmin.Completion
                 return list;
             });
             if (vms == null) return null;
-            bool templates = request.CommandName.EndsWith("Get-SwarmVm", StringComparison.OrdinalIgnoreCase);
+            bool templates = request.ResolvedCommandName.EndsWith("Get-SwarmVm", StringComparison.OrdinalIgnoreCase);
             return vms.Where(v => !string.IsNullOrEmpty(v.Name) && (templates || !v.IsTemplate)).Select(v => new CompletionCandidate(v.Name, ToolTip(v)));
         }
 
