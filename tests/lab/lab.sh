@@ -7,8 +7,12 @@
 #   lab.sh status [--state PATH]
 #   lab.sh stop-node NAME [--kill] | start-node NAME [--wait-swarm] | regen-hostkey NAME
 #   lab.sh add-node NAME --address IP [--engine 26|20] [--state PATH] | remove-node NAME
+#   lab.sh add-fresh-node NAME --address IP [--os-release ID[:VERSION]] [--no-apt-proxy] [--state PATH]
+#          ("fresh VM": Debian 12 with systemd, sshd, apt, no Docker; fresh nodes use .91-.99)
 #   lab.sh exec NAME -- cmd...
 #   lab.sh build [--engine 26|20]        (only build/cache the node image)
+#   lab.sh build-fresh                   (only build/cache the fresh-VM image; `up` starts it in the background)
+#   lab.sh apt-proxy start|stop|status   (the lab's apt-cacher-ng at http://10.213.57.1:3142; `up` starts it)
 set -Eeuo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +38,23 @@ BUSYBOX_IMAGE=lab/busybox:1
 # Bump to force a rebuild of cached images (the build code itself is hashed too).
 BUILD_REV=1
 
+# "fresh VM" nodes (add-fresh-node): Debian 12 made with debootstrap, systemd as PID 1, no Docker
+FRESH_IMAGE=swarmadmin-lab/fresh:12
+FRESH_SUITE=bookworm
+FRESH_MIRROR=http://deb.debian.org/debian
+FRESH_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,apt,ca-certificates,iproute2,iptables,kmod,procps,iputils-ping,systemd-timesyncd
+FRESH_LOG=$VAR_DIR/fresh-build.log
+FRESH_LOCK=$RUN_DIR/fresh-build.lock
+FRESH_PIDFILE=$RUN_DIR/fresh-build.pid
+FRESH_BUILD_TIMEOUT=${LAB_FRESH_BUILD_TIMEOUT:-900}
+
+# the lab's APT cache (apt-cacher-ng from Debian, run as a plain daemon bound to the lab gateway)
+ACNG_PORT=3142
+ACNG_DIR=$VAR_DIR/apt-cacher-ng
+ACNG_CACHE=$CACHE_DIR/apt-cacher-ng
+ACNG_PIDFILE=$RUN_DIR/apt-cacher-ng.pid
+APT_PROXY_URL=http://$GATEWAY:$ACNG_PORT
+
 export DOCKER_HOST=unix://$OUTER_SOCK
 unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH || true
 export DEBIAN_FRONTEND=noninteractive
@@ -50,7 +71,7 @@ on_err() {
 trap on_err ERR
 
 usage() {
-    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -119,11 +140,15 @@ host_apt_install() {
 ensure_host_packages() {
     local need=() p
     command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-    for p in docker.io iptables openssh-client busybox-static jq iproute2 ca-certificates; do
+    for p in docker.io iptables openssh-client busybox-static jq iproute2 ca-certificates debootstrap apt-cacher-ng; do
         if [[ $p == docker.io ]]; then continue; fi
         pkg_installed "$p" || need+=("$p")
     done
-    if ((${#need[@]})); then host_apt_install "${need[@]}"; fi
+    if ((${#need[@]})); then
+        # apt-cacher-ng asks whether to allow HTTPS tunnelling: no (the lab runs its own instance anyway)
+        echo 'apt-cacher-ng apt-cacher-ng/tunnelenable boolean false' | debconf-set-selections 2>/dev/null || true
+        host_apt_install "${need[@]}"
+    fi
     find_docker_cli || die "no docker CLI at /usr/local/bin/docker or /usr/bin/docker"
     command -v dockerd >/dev/null || die "dockerd not found after installing docker.io"
 }
@@ -599,6 +624,18 @@ ssh_probe_opts() { # strict: use known_hosts; else accept anything (readiness on
 
 wait_node_ready() { # name [timeout]
     local name=$1 timeout=${2:-120} i ip opts
+    if [[ $(node_label "$name" swarmadmin-lab.role 2>/dev/null) == fresh ]]; then
+        wait_fresh_ready "$name" "$timeout"
+        # an engine installed into it (Install-SwarmEngine) is started by systemd: wait for it as well
+        if timeout 10 "$DOCKER_BIN" exec "$name" test -x /usr/bin/dockerd 2>/dev/null; then
+            for ((i = 0; i < timeout * 2; i++)); do
+                timeout 20 "$DOCKER_BIN" exec "$name" docker info >/dev/null 2>&1 && return 0
+                sleep 0.5
+            done
+            die "fresh node $name: sshd answers but its dockerd does not after ${timeout}s"
+        fi
+        return 0
+    fi
     ip=$(node_ip "$name")
     mapfile -t opts < <(ssh_probe_opts)
     for ((i = 0; i < timeout * 2; i++)); do
@@ -670,7 +707,8 @@ node_state_json() { # name : one Nodes[] entry
     img=$(dk container inspect --format '{{.Config.Image}}' "$n")
     if node_running "$n"; then
         [[ $(swarm_state "$n") == active ]] && joined=true
-        ver=$(dk exec "$n" docker version --format '{{.Server.Version}}' 2>/dev/null || true)
+        # (a fresh node without Docker: the exec fails with its error on stdout)
+        ver=$(dk exec "$n" docker version --format '{{.Server.Version}}' 2>/dev/null) || ver=""
     fi
     jq -cn --arg n "$n" --arg ip "$ip" --arg role "$role" --argjson j "$joined" --arg v "$ver" --arg img "$img" \
         '{Name: $n, Container: $n, Address: $ip, Role: $role, Joined: $j, EngineVersion: $v, Image: $img}'
@@ -691,9 +729,10 @@ write_state() {
     mkdir -p "$STATE_DIR"
     jq -n --arg name "$LAB_NAME" --arg host "unix://$OUTER_SOCK" --arg net "$NET_NAME" --arg subnet "$SUBNET" \
         --arg key "$KEY_PATH" --arg kh "$KNOWN_HOSTS" --arg cfg "$SSH_CONFIG" --arg img "$engine_img" \
-        --argjson nodes "$nodes" \
+        --argjson nodes "$nodes" --arg proxy "$(apt_proxy_url_if_running)" --arg fresh "$FRESH_IMAGE" \
         '{Name: $name, DockerHost: $host, Network: $net, Subnet: $subnet, KeyPath: $key, KnownHostsPath: $kh,
-          SshConfigPath: $cfg, User: "root", EngineImage: $img, Nodes: $nodes}' >"$STATE_PATH.tmp"
+          SshConfigPath: $cfg, User: "root", EngineImage: $img,
+          AptProxy: (if $proxy == "" then null else $proxy end), FreshImage: $fresh, Nodes: $nodes}' >"$STATE_PATH.tmp"
     mv "$STATE_PATH.tmp" "$STATE_PATH"
     echo "$STATE_PATH" >"$STATE_PATH_MEMO"
     log "state written to $STATE_PATH"
@@ -783,6 +822,341 @@ remove_node() { # name m1
     fi
     log "removing node $n"
     dk rm -f -v "$n" >/dev/null
+    drop_node_cgroups "$n"
+}
+
+# the (empty) cgroups an inner engine leaves behind: /swarmadmin-lab-NAME (lab nodes) or /NAME (an engine
+# installed into a fresh node with daemon.json "cgroup-parent": "/NAME")
+drop_node_cgroups() { # name
+    local d
+    for d in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/*/"swarmadmin-lab-$1"; do
+        [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+}
+
+# ---------------------------------------------------------------- apt proxy (apt-cacher-ng)
+# Debian's apt-cacher-ng, run as a plain daemon (no systemd needed on the host) as its own user, with
+# its own config folder ($ACNG_DIR/conf), logs ($ACNG_DIR/log) and cache ($ACNG_CACHE, kept between runs
+# and by `down`; `down --purge` drops it). Bound to the lab gateway only, so only lab nodes (and the
+# host) reach it. ForceManaged: it fetches only from the Debian archives named in its remap rules
+# (deb.debian.org/debian and .../debian-security); any other URL gets 403, CONNECT tunnels are refused.
+acng_pid() {
+    local pid
+    [[ -s $ACNG_PIDFILE ]] || return 1
+    pid=$(cat "$ACNG_PIDFILE")
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && grep -qa apt-cacher-ng "/proc/$pid/cmdline" || return 1
+    echo "$pid"
+}
+acng_answers() { timeout 3 bash -c "exec 3<>/dev/tcp/$GATEWAY/$ACNG_PORT" 2>/dev/null; }
+
+start_apt_proxy() {
+    if acng_pid >/dev/null && acng_answers; then return 0; fi
+    stop_apt_proxy quiet
+    command -v apt-cacher-ng >/dev/null || {
+        echo 'apt-cacher-ng apt-cacher-ng/tunnelenable boolean false' | debconf-set-selections 2>/dev/null || true
+        host_apt_install apt-cacher-ng
+    }
+    id apt-cacher-ng >/dev/null 2>&1 || die "user apt-cacher-ng missing (package apt-cacher-ng not configured?)"
+    ip -4 addr show dev "$NET_BRIDGE" 2>/dev/null | grep -q "inet $GATEWAY/" ||
+        die "the lab bridge $NET_BRIDGE with $GATEWAY does not exist (lab not up?): cannot start the apt proxy"
+    mkdir -p "$ACNG_DIR/conf" "$ACNG_DIR/log" "$ACNG_CACHE" "$RUN_DIR/apt-cacher-ng"
+    cat >"$ACNG_DIR/conf/acng.conf" <<EOF
+# written by tests/lab/lab.sh (SwarmAdmin lab apt cache)
+CacheDir: $ACNG_CACHE
+LogDir: $ACNG_DIR/log
+SupportDir: /usr/lib/apt-cacher-ng
+Port: $ACNG_PORT
+BindAddress: $GATEWAY
+SocketPath: $RUN_DIR/apt-cacher-ng/socket
+Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian
+Remap-secdeb: security.debian.org security.debian.org/debian-security deb.debian.org/debian-security /debian-security ; deb.debian.org/debian-security
+ForceManaged: 1
+PassThroughPattern: ^$
+ExThreshold: 4
+ReportPage: acng-report.html
+EOF
+    echo "$FRESH_MIRROR/" >"$ACNG_DIR/conf/backends_debian"
+    chown -R apt-cacher-ng:apt-cacher-ng "$ACNG_DIR/log" "$ACNG_CACHE" "$RUN_DIR/apt-cacher-ng"
+    chmod 755 "$ACNG_DIR" "$ACNG_DIR/conf"; chmod 644 "$ACNG_DIR/conf"/*
+    log "starting apt-cacher-ng on $APT_PROXY_URL (cache $ACNG_CACHE)"
+    setsid nohup setpriv --reuid=apt-cacher-ng --regid=apt-cacher-ng --init-groups \
+        /usr/sbin/apt-cacher-ng -c "$ACNG_DIR/conf" ForeGround=1 \
+        >>"$ACNG_DIR/log/daemon.log" 2>&1 </dev/null 8>&- 9>&- &
+    echo $! >"$ACNG_PIDFILE"
+    disown || true
+    local i
+    for ((i = 0; i < 40; i++)); do
+        acng_answers && { log "apt proxy answers at $APT_PROXY_URL"; return 0; }
+        acng_pid >/dev/null || break
+        sleep 0.25
+    done
+    tail -n 20 "$ACNG_DIR/log/daemon.log" "$ACNG_DIR/log/apt-cacher.err" >&2 2>/dev/null || true
+    die "apt-cacher-ng did not start on $GATEWAY:$ACNG_PORT (logs in $ACNG_DIR/log)"
+}
+
+stop_apt_proxy() { # [quiet]
+    local pid i
+    if pid=$(acng_pid); then
+        [[ ${1:-} == quiet ]] || log "stopping apt-cacher-ng (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$ACNG_PIDFILE"
+}
+
+apt_proxy_url_if_running() { if acng_pid >/dev/null; then echo "$APT_PROXY_URL"; fi; }
+
+# ---------------------------------------------------------------- fresh-VM image (debootstrap)
+# Debian 12 as a minimal VM has it: systemd as init, sshd, apt (sources: deb.debian.org, reachable from a
+# node only through the lab apt proxy), no Docker. No SSH host keys and an empty machine-id in the image:
+# every node makes its own at first boot.
+fresh_masked_units() {
+    # apt-daily*: a random `apt-get update`/upgrade at boot would hold the dpkg lock during tests (a real VM
+    # has them; Install-SwarmEngine should wait for the lock anyway).
+    # e2scrub_*/fstrim/dpkg-db-backup: jobs for real disks/maintenance, meaningless in a container.
+    echo apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
+        e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer \
+        getty@tty1.service console-getty.service
+}
+
+fresh_build_hash() {
+    {
+        echo "rev=$BUILD_REV suite=$FRESH_SUITE mirror=$FRESH_MIRROR packages=$FRESH_PACKAGES masked=$(fresh_masked_units)"
+        cat "$LAB_DIR/fresh-node-boot.sh"
+        declare -f build_fresh_rootfs fresh_masked_units
+    } | sha256sum | cut -c1-16
+}
+
+umount_under() { # dir : lazily unmount whatever a killed debootstrap left mounted below dir
+    local d=$1 m
+    [[ -d $d ]] || return 0
+    d=$(readlink -f "$d")
+    while read -r m; do
+        [[ -n $m ]] && umount -l "$m" 2>/dev/null || true
+    done < <(awk -v d="$d/" 'index($2 "/", d) == 1 { print $2 }' /proc/mounts | sort -r)
+}
+
+build_fresh_rootfs() { # rootfs
+    local root=$1 debs=$CACHE_DIR/debootstrap/$FRESH_SUITE u f
+    command -v debootstrap >/dev/null || host_apt_install debootstrap
+    umount_under "$(dirname "$root")"
+    rm -rf --one-file-system "$root"
+    mkdir -p "$root" "$debs"
+    log "debootstrap $FRESH_SUITE (minbase + $FRESH_PACKAGES), .debs cached in $debs"
+    debootstrap --variant=minbase --cache-dir="$debs" --include="$FRESH_PACKAGES" \
+        "$FRESH_SUITE" "$root" "$FRESH_MIRROR" >"$(dirname "$root")/debootstrap.log" 2>&1 || {
+        tail -n 30 "$(dirname "$root")/debootstrap.log" "$root/debootstrap/debootstrap.log" >&2 2>/dev/null || true
+        umount_under "$(dirname "$root")"
+        die "debootstrap of Debian $FRESH_SUITE failed (log: $(dirname "$root")/debootstrap.log)"
+    }
+    umount_under "$root"
+    # keep only the .debs this build used in the debootstrap cache
+    for f in "$debs"/*.deb; do
+        [[ -e $f && ! -e $root/var/cache/apt/archives/${f##*/} ]] && rm -f "$f"
+    done
+    [[ -x $root/lib/systemd/systemd && -x $root/usr/sbin/sshd && -x $root/usr/bin/apt-get ]] ||
+        die "debootstrap result lacks systemd, sshd or apt"
+    [[ ! -e $root/usr/bin/dockerd ]] || die "the fresh image must not contain Docker"
+
+    # apt: Debian's archive (through a proxy only: nodes have no route out); no lists, no .debs in the image
+    cat >"$root/etc/apt/sources.list" <<EOF
+deb $FRESH_MIRROR $FRESH_SUITE main
+deb $FRESH_MIRROR $FRESH_SUITE-updates main
+deb http://deb.debian.org/debian-security $FRESH_SUITE-security main
+EOF
+    rm -rf "$root/var/lib/apt/lists" "$root/var/cache/apt"
+    mkdir -p "$root/var/lib/apt/lists/partial" "$root/var/cache/apt/archives/partial"
+    # identity: no machine-id (systemd makes one at first boot), no SSH host keys (lab-fresh-boot makes them)
+    : >"$root/etc/machine-id"
+    rm -f "$root/var/lib/dbus/machine-id"; ln -s /etc/machine-id "$root/var/lib/dbus/machine-id"
+    rm -f "$root"/etc/ssh/ssh_host_*
+    echo debian >"$root/etc/hostname"
+    printf 'LANG=C.UTF-8\n' >"$root/etc/default/locale" # as the Debian installer writes it (pam_env reads it)
+    printf 'nameserver 127.0.0.1\n' >"$root/etc/resolv.conf"
+    # sshd: key-only root login (Debian's defaults otherwise; PAM stays on as on a VM)
+    mkdir -p "$root/etc/ssh/sshd_config.d"
+    cat >"$root/etc/ssh/sshd_config.d/swarmadmin-lab.conf" <<'EOF'
+# SwarmAdmin lab fresh node
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+MaxStartups 64:30:128
+MaxSessions 64
+EOF
+    # boot-time setup (lab key, host keys, no default route, apt proxy) before ssh.service
+    install -m 0755 "$LAB_DIR/fresh-node-boot.sh" "$root/usr/local/sbin/lab-fresh-boot"
+    cat >"$root/etc/systemd/system/lab-fresh-boot.service" <<'EOF'
+[Unit]
+Description=SwarmAdmin lab node setup (lab key, SSH host keys, no default route, apt proxy)
+DefaultDependencies=no
+After=local-fs.target
+Before=sysinit.target ssh.service shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/lab-fresh-boot
+
+[Install]
+WantedBy=sysinit.target
+EOF
+    mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+    ln -sfn /etc/systemd/system/lab-fresh-boot.service "$root/etc/systemd/system/sysinit.target.wants/lab-fresh-boot.service"
+    for u in $(fresh_masked_units); do
+        rm -f "$root/etc/systemd/system/"*.wants/"$u"
+        ln -sfn /dev/null "$root/etc/systemd/system/$u"
+    done
+    # what a container never needs
+    rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/info" "$root/usr/share/locale" \
+        "$root/debootstrap" "$root/var/log/"*.log "$root/var/log/apt/"* "$root/tmp/"* "$root/var/tmp/"*
+    find "$root/dev" -mindepth 1 -delete 2>/dev/null || true
+    log "fresh rootfs: $(. "$root/etc/os-release"; echo "$PRETTY_NAME"), $(du -sh --one-file-system "$root" | cut -f1)"
+}
+
+fresh_image_build() { # the cached tarball's hash must match the image label; builds what is missing
+    local h tarball cur root tb
+    h=$(fresh_build_hash)
+    cur=$(dk image inspect --format '{{index .Config.Labels "swarmadmin-lab.build"}}' "$FRESH_IMAGE" 2>/dev/null || true)
+    if [[ $cur == "$h" ]]; then log "fresh image $FRESH_IMAGE is cached (build $h)"; return 0; fi
+    tarball=$CACHE_DIR/fresh-12-$h.tar
+    if [[ ! -s $tarball ]]; then
+        tb=$(date +%s)
+        root=$CACHE_DIR/build/fresh-12/rootfs
+        log "building the fresh-VM rootfs (Debian $FRESH_SUITE, debootstrap)"
+        build_fresh_rootfs "$root"
+        tar -C "$root" --numeric-owner --xattrs --xattrs-include='security.capability' -cf "$tarball.tmp" .
+        mv "$tarball.tmp" "$tarball"
+        rm -rf --one-file-system "$CACHE_DIR/build/fresh-12"
+        find "$CACHE_DIR" -maxdepth 1 -name 'fresh-12-*.tar' ! -name "fresh-12-$h.tar" -delete
+        log "fresh rootfs tarball $tarball ($(du -h "$tarball" | cut -f1)) built in $(($(date +%s) - tb))s"
+    fi
+    tb=$(date +%s)
+    log "importing $FRESH_IMAGE"
+    # (docker import has no STOPSIGNAL change: run_fresh_node passes --stop-signal SIGRTMIN+3)
+    dk import \
+        --change 'CMD ["/sbin/init"]' \
+        --change 'ENV container=docker' \
+        --change "LABEL swarmadmin-lab.build=$h swarmadmin-lab.fresh=12" \
+        "$tarball" "$FRESH_IMAGE" >/dev/null
+    dk image prune -f >/dev/null 2>&1 || true
+    log "imported $FRESH_IMAGE in $(($(date +%s) - tb))s"
+}
+
+fresh_build_running() {
+    local pid
+    [[ -s $FRESH_PIDFILE ]] || return 1
+    pid=$(cat "$FRESH_PIDFILE")
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+# `up`: start the fresh image build in the background (it overlaps the tests; add-fresh-node waits for it)
+start_fresh_build_bg() {
+    local h cur
+    h=$(fresh_build_hash)
+    cur=$(dk image inspect --format '{{index .Config.Labels "swarmadmin-lab.build"}}' "$FRESH_IMAGE" 2>/dev/null || true)
+    if [[ $cur == "$h" ]]; then log "fresh image $FRESH_IMAGE is cached (build $h)"; return 0; fi
+    if fresh_build_running >/dev/null; then log "fresh image build already running (log $FRESH_LOG)"; return 0; fi
+    mkdir -p "$VAR_DIR" "$RUN_DIR"
+    log "building $FRESH_IMAGE in the background (log $FRESH_LOG)"
+    # own session + process group (down kills it); fds 8/9 (locks) are not inherited
+    setsid nohup bash "$LAB_DIR/lab.sh" build-fresh >"$FRESH_LOG" 2>&1 </dev/null 8>&- 9>&- &
+    echo $! >"$FRESH_PIDFILE"
+    disown || true
+}
+
+stop_fresh_build() {
+    local pid
+    if pid=$(fresh_build_running); then
+        log "stopping the background fresh image build (pid $pid)"
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$FRESH_PIDFILE"
+    umount_under "$CACHE_DIR/build"
+    rm -rf --one-file-system "$CACHE_DIR/build/fresh-12"
+}
+
+# wait for a running build (lock), then build whatever is still missing in this process
+ensure_fresh_image() {
+    local t0 waited
+    mkdir -p "$RUN_DIR"
+    t0=$(date +%s)
+    exec 8>"$FRESH_LOCK"
+    if ! flock -n 8; then
+        log "waiting for the fresh image build (started by lab.sh up; log $FRESH_LOG; timeout ${FRESH_BUILD_TIMEOUT}s)"
+        if ! flock -w "$FRESH_BUILD_TIMEOUT" 8; then
+            tail -n 25 "$FRESH_LOG" >&2 2>/dev/null || true
+            die "the fresh image build did not finish within ${FRESH_BUILD_TIMEOUT}s (last lines of $FRESH_LOG above; LAB_FRESH_BUILD_TIMEOUT sets the limit)"
+        fi
+        waited=$(($(date +%s) - t0))
+        log "fresh image build finished after waiting ${waited}s"
+    fi
+    if [[ -s $FRESH_LOG ]] && grep -q 'ERROR' "$FRESH_LOG" && [[ $(dk image inspect --format '{{index .Config.Labels "swarmadmin-lab.build"}}' "$FRESH_IMAGE" 2>/dev/null) != "$(fresh_build_hash)" ]]; then
+        log "the background fresh image build failed; its last lines:"
+        tail -n 15 "$FRESH_LOG" >&2 || true
+        log "building it again now"
+    fi
+    fresh_image_build
+    flock -u 8
+    exec 8>&-
+}
+
+# ---------------------------------------------------------------- fresh nodes
+run_fresh_node() { # name ip apt_proxy(or "")
+    local name=$1 ip=$2 proxy=$3
+    log "starting fresh node $name ($ip, $FRESH_IMAGE, systemd)"
+    # systemd in a container on this cgroup v1 host: host cgroup tree rw (systemd manages its own subtree,
+    # the inner dockerd later needs it too), tmpfs /run and /run/lock, container=docker, SIGRTMIN+3 to stop.
+    # The rest is what a Docker engine installed later needs: the same as run_node.
+    dk run -d --name "$name" --hostname "$name" \
+        --network "$NET_NAME" --ip "$ip" \
+        --cap-add ALL --cap-drop SYS_RESOURCE \
+        --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+        --security-opt systempaths=unconfined --device-cgroup-rule 'a *:* rwm' \
+        -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v /var/lib/docker \
+        --tmpfs /run:rw,nosuid,nodev,mode=755 --tmpfs /run/lock:rw,nosuid,nodev,noexec,mode=1777 \
+        --stop-signal SIGRTMIN+3 --stop-timeout 30 --log-opt max-size=1m --log-opt max-file=2 \
+        --label swarmadmin-lab.node=1 --label swarmadmin-lab.role=fresh --label swarmadmin-lab.engine=none \
+        -e container=docker -e "LAB_NODE_NAME=$name" -e "LAB_AUTHORIZED_KEY=$(cat "$KEY_PATH.pub")" \
+        -e "LAB_APT_PROXY=$proxy" \
+        "$FRESH_IMAGE" >/dev/null
+}
+
+wait_fresh_ready() { # name [timeout] : sshd answers (with the lab key); logs the systemd state
+    local name=$1 timeout=${2:-120} i ip opts st
+    ip=$(node_ip "$name")
+    mapfile -t opts < <(ssh_probe_opts)
+    for ((i = 0; i < timeout * 4; i++)); do
+        node_running "$name" || { dk logs --tail 30 "$name" >&2 || true; die "fresh node $name stopped (see: docker logs $name)"; }
+        if timeout 10 ssh "${opts[@]}" "root@$ip" true </dev/null >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.25
+    done
+    dk exec "$name" systemctl --no-pager --failed >&2 2>/dev/null || true
+    dk exec "$name" journalctl --no-pager -n 30 -u ssh -u lab-fresh-boot >&2 2>/dev/null || true
+    die "fresh node $name: sshd not answering after ${timeout}s"
+}
+
+fresh_system_state() { # name : systemctl is-system-running (waits for boot to finish, max 60s)
+    local st
+    st=$(timeout 60 "$DOCKER_BIN" exec "$1" systemctl is-system-running --wait 2>/dev/null || true)
+    echo "${st:-unknown}"
+}
+
+set_os_release() { # name ID[:VERSION] : replace /etc/os-release (an "unsupported OS" node)
+    local n=$1 id=${2%%:*} ver=""
+    [[ $2 == *:* ]] && ver=${2#*:}
+    [[ $id =~ ^[a-z0-9._-]+$ && $ver =~ ^[A-Za-z0-9._-]*$ ]] || die "--os-release: ID[:VERSION] with [a-z0-9._-] only"
+    log "replacing /etc/os-release of $n: ID=$id${ver:+ VERSION_ID=$ver}"
+    dk exec "$n" sh -c 'rm -f /etc/os-release && {
+        printf "PRETTY_NAME=\"%s%s (SwarmAdmin lab: fake os-release)\"\nNAME=\"%s\"\nID=%s\n" "$1" "${2:+ $2}" "$1" "$1"
+        [ -z "$2" ] || printf "VERSION_ID=\"%s\"\n" "$2"; } > /etc/os-release' sh "$id" "$ver"
 }
 
 # ---------------------------------------------------------------- commands
@@ -819,6 +1193,10 @@ cmd_up() {
     log "images ready in $(($(date +%s) - tb))s"
     ensure_network
     ensure_keys
+    # the fresh-VM image (add-fresh-node) builds in the background while the lab and the tests run;
+    # neither it nor the apt proxy may fail `up`
+    ( start_fresh_build_bg ) || log "WARNING: could not start the fresh image build (add-fresh-node will build it)"
+    ( start_apt_proxy ) || log "WARNING: the apt proxy did not start (add-fresh-node will try again)"
 
     local -a mnames=() wnames=() snames=() all=()
     local i n
@@ -870,6 +1248,8 @@ cmd_down() {
     done
     resolve_state_path "$state"
     take_lock
+    stop_fresh_build
+    stop_apt_proxy
     if find_docker_cli; then
         local started_here=0
         if ! outer_alive && [[ -d $OUTER_DATA_ROOT/containers ]] && [[ -n $(ls -A "$OUTER_DATA_ROOT/containers" 2>/dev/null) ]] &&
@@ -897,7 +1277,7 @@ cmd_down() {
     stop_outer
     rm -rf "$OUTER_EXEC_ROOT" 2>/dev/null || true
     # leftover inner cgroups (empty once the nodes are gone)
-    find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name 'swarmadmin-lab-*' 2>/dev/null | while read -r d; do
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d \( -name 'swarmadmin-lab-*' -o -name "${NODE_PREFIX}*" \) 2>/dev/null | while read -r d; do
         find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
     if [[ -d $STATE_DIR ]]; then
@@ -909,7 +1289,8 @@ cmd_down() {
     rm -f "$STATE_PATH_MEMO"
     if [[ $purge == 1 ]]; then
         log "purging caches ($CACHE_DIR, $OUTER_DATA_ROOT)"
-        rm -rf "$CACHE_DIR" "$OUTER_DATA_ROOT"
+        umount_under "$CACHE_DIR"
+        rm -rf --one-file-system "$CACHE_DIR" "$OUTER_DATA_ROOT" "$ACNG_DIR"
     fi
     log "lab is down"
 }
@@ -924,6 +1305,10 @@ cmd_status() {
     find_docker_cli || { echo "# no docker CLI"; exit 1; }
     if ! outer_alive; then echo "# outer dockerd: not running"; exit 1; fi
     echo "# outer dockerd: running ($OUTER_SOCK)"
+    if acng_pid >/dev/null; then echo "# apt proxy: running ($APT_PROXY_URL)"; else echo "# apt proxy: not running"; fi
+    if fresh_build_running >/dev/null; then echo "# fresh image: building (log $FRESH_LOG)"
+    elif dk image inspect "$FRESH_IMAGE" >/dev/null 2>&1; then echo "# fresh image: $FRESH_IMAGE"
+    else echo "# fresh image: not built"; fi
     local n
     while read -r n; do
         [[ -n $n ]] || continue
@@ -1011,6 +1396,12 @@ cmd_regen_hostkey() {
     need_node "$n"
     resolve_state_path ""
     log "regenerating SSH host keys of $n and restarting its sshd"
+    if [[ $(node_label "$n" swarmadmin-lab.role) == fresh ]]; then
+        dk exec "$n" sh -c 'set -e; rm -f /etc/ssh/ssh_host_*; ssh-keygen -A >/dev/null; systemctl restart ssh'
+        wait_node_ready "$n" 30
+        log "host keys of $n replaced (known_hosts NOT updated)"
+        return 0
+    fi
     dk exec "$n" sh -c '
         set -e
         rm -f /etc/ssh/ssh_host_*
@@ -1065,6 +1456,94 @@ cmd_add_node() {
     log "node $n added ($ip, engine $engine, not joined)"
 }
 
+cmd_add_fresh_node() {
+    local n=${1:-} ip="" state="" osrel="" use_proxy=1
+    [[ -n $n && $n != -* ]] || die "add-fresh-node: NAME required"
+    shift
+    while (($#)); do
+        case $1 in
+            --address) ip=${2:?}; shift 2 ;;
+            --state) state=${2:?}; shift 2 ;;
+            --os-release) osrel=${2:?}; shift 2 ;;
+            --no-apt-proxy) use_proxy=0; shift ;;
+            *) die "add-fresh-node: unknown option $1" ;;
+        esac
+    done
+    [[ $n =~ ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$ ]] || die "invalid node name '$n'"
+    [[ $ip =~ ^${NET_PREFIX//./\\.}\.([0-9]+)$ ]] || die "--address must be in $SUBNET (fresh nodes: $NET_PREFIX.91-99)"
+    ((BASH_REMATCH[1] >= 2 && BASH_REMATCH[1] <= 254)) || die "--address out of range"
+    resolve_state_path "$state"
+    require_outer
+    dk network inspect "$NET_NAME" >/dev/null 2>&1 || die "lab network missing; run lab.sh up"
+    [[ -s $KEY_PATH.pub ]] || die "no lab key at $KEY_PATH; run lab.sh up"
+    if node_exists "$n"; then
+        [[ $(node_label "$n" swarmadmin-lab.role 2>/dev/null) == fresh ]] || die "a container named $n already exists (not a fresh node)"
+        [[ $(node_ip "$n" 2>/dev/null) == "$ip" ]] || ! node_running "$n" || die "fresh node $n exists with address $(node_ip "$n")"
+        if node_running "$n"; then log "fresh node $n is already running: nothing to do"; return 0; fi
+    fi
+    local t
+    # (waits for the background build of `up` before taking the lab lock: other lab commands go on meanwhile)
+    t=$(date +%s)
+    ensure_fresh_image
+    log "fresh image ready in $(($(date +%s) - t))s"
+    take_lock
+    ensure_host_packages
+    local proxy=""
+    if [[ $use_proxy == 1 ]]; then start_apt_proxy; proxy=$APT_PROXY_URL; fi
+    t=$(date +%s)
+    if node_exists "$n"; then
+        log "starting stopped fresh node $n"
+        dk start "$n" >/dev/null
+    else
+        local other
+        while read -r other; do
+            [[ -n $other && $(node_ip "$other" 2>/dev/null) == "$ip" ]] && die "$ip is already used by $other"
+        done < <(lab_containers)
+        run_fresh_node "$n" "$ip" "$proxy"
+    fi
+    wait_fresh_ready "$n"
+    log "fresh node $n answers over SSH $(($(date +%s) - t))s after docker run"
+    [[ -z $osrel ]] || set_os_release "$n" "$osrel"
+    known_hosts_update "$n" "$ip"
+    local st
+    st=$(fresh_system_state "$n")
+    if [[ $st == running ]]; then
+        log "systemd on $n: $st ($(($(date +%s) - t))s after docker run)"
+    else
+        log "WARNING: systemd on $n: $st; failed units:"
+        dk exec "$n" systemctl --no-pager --no-legend --failed >&2 || true
+    fi
+    local img
+    img=$(jq -r '.EngineImage // empty' "$STATE_PATH" 2>/dev/null || true)
+    write_state "${img:-$(node_image 26)}"
+    log "fresh node $n added ($ip, Debian 12 + systemd, no Docker${proxy:+, apt proxy $proxy})"
+}
+
+cmd_build_fresh() {
+    (($# == 0)) || die "build-fresh takes no options"
+    find_docker_cli || die "no docker CLI found"
+    outer_alive || die "the outer dockerd is not running (lab.sh up starts it)"
+    mkdir -p "$RUN_DIR"
+    # (started by `up`, the pid file holds this pid already; started by hand: record it unless another runs)
+    fresh_build_running >/dev/null || echo $$ >"$FRESH_PIDFILE"
+    log "fresh image build (pid $$)"
+    exec 8>"$FRESH_LOCK"
+    flock -w "$FRESH_BUILD_TIMEOUT" 8 || die "another fresh image build holds $FRESH_LOCK"
+    fresh_image_build
+    flock -u 8
+    [[ $(cat "$FRESH_PIDFILE" 2>/dev/null) == "$$" ]] && rm -f "$FRESH_PIDFILE"
+    log "fresh image $FRESH_IMAGE ready after $(($(date +%s) - T0))s"
+}
+
+cmd_apt_proxy() {
+    case ${1:-status} in
+        start) take_lock; start_apt_proxy; echo "$APT_PROXY_URL" ;;
+        stop) take_lock; stop_apt_proxy ;;
+        status) if acng_pid >/dev/null && acng_answers; then echo "running: $APT_PROXY_URL"; else echo "not running"; exit 1; fi ;;
+        *) die "apt-proxy: start, stop or status" ;;
+    esac
+}
+
 cmd_exec() {
     local n=${1:-}
     need_node "$n"
@@ -1102,11 +1581,14 @@ main() {
         start-node) cmd_start_node "$@" ;;
         regen-hostkey) cmd_regen_hostkey "$@" ;;
         add-node) cmd_add_node "$@" ;;
+        add-fresh-node) cmd_add_fresh_node "$@" ;;
+        build-fresh) cmd_build_fresh "$@" ;;
+        apt-proxy) cmd_apt_proxy "$@" ;;
         remove-node) cmd_remove_node "$@" ;;
         exec) cmd_exec "$@" ;;
         build) cmd_build "$@" ;;
         -h | --help | help | "") usage ;;
-        *) die "unknown command '$cmd' (up, down, status, stop-node, start-node, regen-hostkey, add-node, remove-node, exec, build)" ;;
+        *) die "unknown command '$cmd' (up, down, status, stop-node, start-node, regen-hostkey, add-node, add-fresh-node, remove-node, exec, build, build-fresh, apt-proxy)" ;;
     esac
 }
 
