@@ -26,7 +26,12 @@
     -Prefix is put in front of every label key the recipes write, remove or look for (for example 'com.example.' to
     keep your labels in your own namespace; the tests use it so that they do not disturb other tests).
 
-    Without -Endpoint the script uses the session's connection (Connect-SwarmCluster).
+    Without -Endpoint the script uses the session's connection (Connect-SwarmCluster); the connection -Endpoint opens
+    is closed at the end, also under -WhatIf and when a recipe fails.
+
+    A node that cannot be labelled (an error from Set-SwarmNodeLabel) does not stop the others nor the next recipes:
+    its error is shown, and at the end the script throws one error that names every node that failed (so a scheduled
+    run fails; pwsh -File exits with 1).
 .PARAMETER Recipe
     The recipes to run, in order: FromClusterFile, ByRole, FailureDomain, PortainerData, RemoveLabel, ShowByLabel.
 .PARAMETER ConfigPath
@@ -93,14 +98,10 @@ $ErrorActionPreference = 'Stop'
 if ($ModulePath) { Import-Module (Resolve-Path -LiteralPath $ModulePath).ProviderPath -Force } elseif (-not (Get-Module SwarmAdmin)) { Import-Module SwarmAdmin }
 
 $ctxArgs = @{}
-if ($Endpoint) {
-    $connect = @{ Endpoint = $Endpoint; NoDefault = $true }
-    if ($KeyFile) { $connect.KeyFile = $KeyFile }
-    if ($KnownHostsPath) { $connect.KnownHostsPath = $KnownHostsPath }
-    $ctxArgs.Context = Connect-SwarmCluster @connect -WhatIf:$false
-}
-$set = @{ WhatIf = [bool]$WhatIfPreference }   # -WhatIf (and -Confirm through $ConfirmPreference) reach Set-SwarmNodeLabel
-$set += $ctxArgs
+# -WhatIf (and -Confirm through $ConfirmPreference) reach Set-SwarmNodeLabel. -ErrorAction Continue: a node that fails
+# is reported (collected in $labelErrors) and the other nodes and recipes go on.
+$labelErrors = [Collections.Generic.List[object]]::new()
+$set = @{ WhatIf = [bool]$WhatIfPreference; ErrorAction = 'Continue'; ErrorVariable = '+labelErrors' }
 
 function Get-Config {
     if (-not $ConfigPath) { throw "Recipe $($args[0]) needs the cluster file: pass -ConfigPath (e.g. ./examples/cluster.yml)." }
@@ -123,50 +124,66 @@ function Get-DeclaredNode([string]$ForRecipe) {
     }
 }
 
-foreach ($r in $Recipe) {
-    Write-Verbose "Recipe $r"
-    switch ($r) {
-        'FromClusterFile' {
-            foreach ($n in Get-DeclaredNode $r) {
-                if ($n.Labels.Count -eq 0) { continue }
-                Set-SwarmNodeLabel -Name $n.Name -Add (Add-Prefix $n.Labels) @set
+try {
+    if ($Endpoint) {
+        $connect = @{ Endpoint = $Endpoint; NoDefault = $true }
+        if ($KeyFile) { $connect.KeyFile = $KeyFile }
+        if ($KnownHostsPath) { $connect.KnownHostsPath = $KnownHostsPath }
+        $ctxArgs.Context = Connect-SwarmCluster @connect -WhatIf:$false
+        $set.Context = $ctxArgs.Context
+    }
+    foreach ($r in $Recipe) {
+        Write-Verbose "Recipe $r"
+        switch ($r) {
+            'FromClusterFile' {
+                foreach ($n in Get-DeclaredNode $r) {
+                    if ($n.Labels.Count -eq 0) { continue }
+                    Set-SwarmNodeLabel -Name $n.Name -Add (Add-Prefix $n.Labels) @set
+                }
             }
-        }
-        'ByRole' {
-            if (-not $RoleLabel -or $RoleLabel.Count -eq 0) { throw 'ByRole needs -RoleLabel, e.g. @{ tier = "infra" }.' }
-            Get-SwarmNode -Role $Role @ctxArgs | Set-SwarmNodeLabel -Add (Add-Prefix $RoleLabel) @set
-        }
-        'FailureDomain' {
-            foreach ($n in Get-DeclaredNode $r) {
-                Set-SwarmNodeLabel -Name $n.Name -Add (Add-Prefix @{ $FailureDomainLabel = $n.ProxmoxHost }) @set
+            'ByRole' {
+                if (-not $RoleLabel -or $RoleLabel.Count -eq 0) { throw 'ByRole needs -RoleLabel, e.g. @{ tier = "infra" }.' }
+                Get-SwarmNode -Role $Role @ctxArgs | Set-SwarmNodeLabel -Add (Add-Prefix $RoleLabel) @set
             }
-        }
-        'PortainerData' {
-            $k = "${Prefix}portainer.data"
-            $target = $PortainerNode
-            if (-not $target) {
-                $declared = @((Get-Config $r).Nodes | Where-Object { $_.Labels['portainer.data'] -eq 'true' })
-                if ($declared.Count -ne 1) { throw "PortainerData: the cluster file labels $($declared.Count) node(s) portainer.data=true; pass -PortainerNode." }
-                $target = $declared[0].Name
+            'FailureDomain' {
+                foreach ($n in Get-DeclaredNode $r) {
+                    Set-SwarmNodeLabel -Name $n.Name -Add (Add-Prefix @{ $FailureDomainLabel = $n.ProxmoxHost }) @set
+                }
             }
-            $node = Get-SwarmNode -Name $target @ctxArgs   # SwarmNodeNotFound when it is not in the swarm
-            if ($node.Role -ne 'Worker') { Write-Warning "PortainerData: $target is a manager; the reference cluster keeps Portainer's data on a worker." }
-            Set-SwarmNodeLabel -Name $target -Add @{ $k = 'true' } @set
-            # exactly one node may carry it
-            Get-SwarmNode -Label $k @ctxArgs | Where-Object Hostname -ne $target | Set-SwarmNodeLabel -Remove $k @set
-        }
-        'RemoveLabel' {
-            if (-not $Key) { throw 'RemoveLabel needs -Key, the label keys to remove.' }
-            foreach ($k in $Key) {
-                Get-SwarmNode -Label "$Prefix$k" @ctxArgs | Set-SwarmNodeLabel -Remove "$Prefix$k" @set
+            'PortainerData' {
+                $k = "${Prefix}portainer.data"
+                $target = $PortainerNode
+                if (-not $target) {
+                    $declared = @((Get-Config $r).Nodes | Where-Object { $_.Labels['portainer.data'] -eq 'true' })
+                    if ($declared.Count -ne 1) { throw "PortainerData: the cluster file labels $($declared.Count) node(s) portainer.data=true; pass -PortainerNode." }
+                    $target = $declared[0].Name
+                }
+                $node = Get-SwarmNode -Name $target @ctxArgs   # SwarmNodeNotFound when it is not in the swarm
+                if ($node.Role -ne 'Worker') { Write-Warning "PortainerData: $target is a manager; the reference cluster keeps Portainer's data on a worker." }
+                Set-SwarmNodeLabel -Name $target -Add @{ $k = 'true' } @set
+                # exactly one node may carry it
+                Get-SwarmNode -Label $k @ctxArgs | Where-Object Hostname -ne $target | Set-SwarmNodeLabel -Remove $k @set
             }
-        }
-        'ShowByLabel' {
-            $filters = if ($Label) { $Label } else { @('portainer.data', $FailureDomainLabel) }
-            foreach ($f in $filters) {
-                Get-SwarmNode -Label "$Prefix$f" @ctxArgs | Sort-Object Hostname
+            'RemoveLabel' {
+                if (-not $Key) { throw 'RemoveLabel needs -Key, the label keys to remove.' }
+                foreach ($k in $Key) {
+                    Get-SwarmNode -Label "$Prefix$k" @ctxArgs | Set-SwarmNodeLabel -Remove "$Prefix$k" @set
+                }
+            }
+            'ShowByLabel' {
+                $filters = if ($Label) { $Label } else { @('portainer.data', $FailureDomainLabel) }
+                foreach ($f in $filters) {
+                    Get-SwarmNode -Label "$Prefix$f" @ctxArgs | Sort-Object Hostname
+                }
             }
         }
     }
 }
-if ($ctxArgs.Context) { $ctxArgs.Context | Disconnect-SwarmCluster -ErrorAction SilentlyContinue }
+finally {
+    # -WhatIf:$false: the script's -WhatIf must not keep the connection it opened from being closed
+    if ($ctxArgs.Context) { $ctxArgs.Context | Disconnect-SwarmCluster -WhatIf:$false -ErrorAction SilentlyContinue }
+}
+if ($labelErrors.Count) {
+    $targets = @($labelErrors | ForEach-Object { "$($_.TargetObject)" } | Where-Object { $_ } | Select-Object -Unique)
+    throw "$($labelErrors.Count) label change(s) failed$(if ($targets) { " (node(s): $($targets -join ', '))" }); the errors above say why. The other nodes were labelled."
+}

@@ -10,7 +10,9 @@
        ModuleVersion; bin/SwarmAdmin.Loader.dll; the root module; every FormatsToProcess file; en-US help; LICENSE.
     2. Packs it with PSResourceGet's Compress-PSResource, which uses the same packer as Publish-PSResource (same nuspec),
        in a sandboxed child pwsh (tools/PSResourceSandbox.ps1): PSResourceGet creates its repository store on first use,
-       and the user's store should stay untouched.
+       and the user's store should stay untouched. On Windows that isolation does not work (the known folders ignore
+       the sandbox's variables, so PSResourceGet would write %LOCALAPPDATA%\PSResourceGet\PSResourceRepository.xml of
+       the real user): the script refuses there unless -AllowUserPSResourceStore says that is acceptable.
     3. Writes <OutputPath>/SwarmAdmin.<version>.nupkg, replacing a file of the same name, and returns it as a FileInfo.
        PSResourceGet warnings are passed on as warnings.
 #>
@@ -20,7 +22,10 @@ param(
     # The built module folder (build.ps1 -Task Build: out/SwarmAdmin). Its name must be the module name.
     [Parameter(Mandatory)][string]$ModulePath,
     # Where the .nupkg goes (build.ps1: out/package).
-    [Parameter(Mandatory)][string]$OutputPath
+    [Parameter(Mandatory)][string]$OutputPath,
+    # Windows only: pack even though PSResourceGet may create or change the user's own repository store
+    # (%LOCALAPPDATA%\PSResourceGet), which the sandbox cannot redirect there.
+    [switch]$AllowUserPSResourceStore
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
@@ -58,6 +63,13 @@ if (Test-Path -LiteralPath $dll) {
 if ($problems.Count) { throw "Cannot package $ModulePath`: $($problems -join '; ')." }
 
 # 2. pack in a sandbox
+if ($IsWindows) {
+    $store = Join-Path ([Environment]::GetFolderPath('LocalApplicationData')) 'PSResourceGet\PSResourceRepository.xml'
+    if (-not $AllowUserPSResourceStore) {
+        throw "On Windows the PSResourceGet sandbox cannot redirect PSResourceGet's repository store: Compress-PSResource would create or change $store (it adds PSGallery on first use). Package on Linux or macOS, or pass -AllowUserPSResourceStore to accept that."
+    }
+    Write-Warning "-AllowUserPSResourceStore: PSResourceGet may create or change $store (not sandboxed on Windows)."
+}
 $sandbox = New-PSResourceSandbox
 try {
     $packed = Invoke-SandboxPwsh -Sandbox $sandbox -ArgumentList $ModulePath, (Join-Path $sandbox.Root 'nupkg') -Script {

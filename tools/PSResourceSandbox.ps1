@@ -9,7 +9,11 @@
 #   PSResourceGet then writes its store to ./PSResourceGet/ relative to the CURRENT DIRECTORY. So the folders are
 #   created up front here.
 # - Even Compress-PSResource creates the store (with a PSGallery entry) on first use.
-# On Windows the known folders do not follow these variables: the isolation is for Linux/macOS (the lab platform).
+# The variables are given to the child process only (ProcessStartInfo.Environment): the caller's own environment, which
+# every thread of the caller shares, is never changed.
+# On Windows the known folders (%LOCALAPPDATA%, ...) do not follow these variables, so PSResourceGet in the child would
+# still use the user's real %LOCALAPPDATA%\PSResourceGet: the sandbox says so (Isolated = $false), and
+# tools/New-SwarmPackage.ps1 refuses to run there unless told to accept it.
 
 function New-PSResourceSandbox {
     param([string]$Path = (Join-Path ([IO.Path]::GetTempPath()) "swarmadmin-psrg-$([guid]::NewGuid().ToString('N').Substring(0, 12))"))
@@ -25,6 +29,8 @@ function New-PSResourceSandbox {
         # where PSResourceGet keeps its repository store and Install-PSResource -Scope CurrentUser puts modules
         RepositoryStore = Join-Path $dataHome 'PSResourceGet/PSResourceRepository.xml'
         UserModules = Join-Path $dataHome 'powershell/Modules'
+        # whether PSResourceGet in the child really uses the folders above (not on Windows: see the top of this file)
+        Isolated    = -not $IsWindows
     }
     foreach ($d in $sandbox.DataHome, $sandbox.ConfigHome, $sandbox.CacheHome, $sandbox.Temp, $sandbox.UserModules) {
         $null = New-Item -ItemType Directory -Force $d
@@ -70,18 +76,29 @@ ConvertTo-Json -InputObject `$__result -Depth $JsonDepth | Set-Content -LiteralP
         PSModulePath = $ModulePath
         NO_COLOR = '1'; POWERSHELL_TELEMETRY_OPTOUT = '1'; POWERSHELL_UPDATECHECK = 'Off'
     }
-    $saved = @{}
-    foreach ($k in $variables.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k) }
+    $ErrorActionPreference = 'Stop'
     $commandLine = Get-PwshCommandLine
+    $exe, $pre = $commandLine
+    $psi = [System.Diagnostics.ProcessStartInfo]::new($exe)
+    foreach ($a in @($pre | Where-Object { $_ }) + @('-NoProfile', '-NonInteractive', '-File', $scriptFile) + @($ArgumentList)) { $psi.ArgumentList.Add([string]$a) }
+    $psi.UseShellExecute = $false
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.RedirectStandardInput = $true
+    # not the caller's folder: PSResourceGet falls back to ./PSResourceGet when it finds no data folder
+    $psi.WorkingDirectory = $Sandbox.Root
+    foreach ($k in $variables.Keys) { $psi.Environment[$k] = [string]$variables[$k] }   # the child's environment only
+    $process = [System.Diagnostics.Process]::Start($psi)
     try {
-        foreach ($k in $variables.Keys) { [Environment]::SetEnvironmentVariable($k, $variables[$k]) }
-        $exe, $pre = $commandLine
-        $output = & $exe @($pre | Where-Object { $_ }) -NoProfile -NonInteractive -File $scriptFile @ArgumentList 2>&1 | ForEach-Object { "$_" }
-        $exitCode = $LASTEXITCODE
+        $process.StandardInput.Close()
+        # both streams read at the same time: a child that fills one pipe while we wait on the other would hang forever
+        $stdout = $process.StandardOutput.ReadToEndAsync()
+        $stderr = $process.StandardError.ReadToEndAsync()
+        $process.WaitForExit()
+        $output = @($stdout.GetAwaiter().GetResult(), $stderr.GetAwaiter().GetResult()) | Where-Object { $_ } | ForEach-Object { $_.TrimEnd() }
+        $exitCode = $process.ExitCode
     }
-    finally {
-        foreach ($k in $saved.Keys) { [Environment]::SetEnvironmentVariable($k, $saved[$k]) }
-    }
+    finally { $process.Dispose() }
     if ($exitCode -ne 0 -or -not (Test-Path -LiteralPath $resultFile)) {
         throw "The sandboxed pwsh failed (exit code $exitCode):`n$($output -join "`n")"
     }

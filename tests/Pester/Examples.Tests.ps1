@@ -11,15 +11,40 @@ BeforeAll {
     $script:M1 = $Managers[0].Name
     $script:LabNodeNames = @($Managers.Name) + @($Workers.Name)
 
-    # Parses the Prometheus text exposition format: returns @{ Help = @{name=text}; Type = @{name=type}; Samples = list of
-    # @{ Name; Labels = @{}; Value } }. Throws on a line that is neither a comment nor a valid sample.
+    # Parses the Prometheus text exposition format as strictly as node_exporter's textfile collector reads it: returns
+    # @{ Help = @{name=text}; Type = @{name=type}; Samples = list of @{ Name; Labels = @{}; Value }; Order }. Throws on
+    # a line that is neither a comment nor a valid sample, a text that does not end with "\n", a second HELP or TYPE
+    # line of a family, a family's sample before its HELP and TYPE lines or apart from the family's other lines, a label
+    # given twice in one sample, and a second sample with the same name and labels (each of which makes the collector
+    # reject the whole file).
     function ConvertFrom-PromText([string]$Text) {
+        if (-not $Text.EndsWith("`n")) { throw 'The text does not end with a line feed.' }
         $help = @{}; $type = @{}; $samples = [Collections.Generic.List[object]]::new()
         $order = [Collections.Generic.List[string]]::new()
-        foreach ($line in $Text -split "`n") {
-            if ($line -eq '') { continue }
-            if ($line -match '^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$') { $help[$Matches[1]] = $Matches[2]; $order.Add("HELP $($Matches[1])"); continue }
-            if ($line -match '^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$') { $type[$Matches[1]] = $Matches[2]; $order.Add("TYPE $($Matches[1])"); continue }
+        $series = [Collections.Generic.HashSet[string]]::new([StringComparer]::Ordinal)
+        $closed = [Collections.Generic.HashSet[string]]::new([StringComparer]::Ordinal)   # families whose lines are over
+        $current = $null
+        $enter = {
+            # dot-sourced: runs in this function's scope, so it moves $current on
+            param($family)
+            if ($family -ne $current) {
+                if ($closed.Contains($family)) { throw "Lines of $family apart from the family's other lines" }
+                if ($current) { [void]$closed.Add($current) }
+                $current = $family
+            }
+        }
+        foreach ($line in $Text.Substring(0, $Text.Length - 1) -split "`n") {
+            if ($line -eq '') { throw 'An empty line.' }
+            if ($line -match '^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$') {
+                $n = $Matches[1]; $t = $Matches[2]
+                if ($help.ContainsKey($n)) { throw "A second HELP line for $n" }
+                . $enter $n; $help[$n] = $t; $order.Add("HELP $n"); continue
+            }
+            if ($line -match '^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$') {
+                $n = $Matches[1]; $t = $Matches[2]
+                if ($type.ContainsKey($n)) { throw "A second TYPE line for $n" }
+                . $enter $n; $type[$n] = $t; $order.Add("TYPE $n"); continue
+            }
             if ($line -match '^#') { continue }
             if ($line -notmatch '^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? ([^ ]+)( -?\d+)?$') { throw "Not an exposition-format sample line: $line" }
             $name = $Matches[1]; $labelText = $Matches[3]; $valueText = $Matches[4]
@@ -28,6 +53,7 @@ BeforeAll {
                 $rest = $labelText
                 while ($rest) {
                     if ($rest -notmatch '^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)') { throw "Bad labels in: $line" }
+                    if ($labels.ContainsKey($Matches[1])) { throw "Label $($Matches[1]) twice in: $line" }
                     $labels[$Matches[1]] = $Matches[2] -replace '\\n', "`n" -replace '\\"', '"' -replace '\\\\', '\'
                     $rest = $rest.Substring($Matches[0].Length)
                 }
@@ -37,6 +63,9 @@ BeforeAll {
                 throw "Bad value in: $line"
             }
             if (-not $help.ContainsKey($name) -or -not $type.ContainsKey($name)) { throw "Sample of $name before its HELP and TYPE lines" }
+            . $enter $name
+            $key = "$name{" + (($labels.Keys | Sort-Object { $_ } -CaseSensitive | ForEach-Object { "$_=$($labels[$_])" }) -join "`u{1}") + '}'
+            if (-not $series.Add($key)) { throw "A second sample of $name with the same labels: $line" }
             $samples.Add([pscustomobject]@{ Name = $name; Labels = $labels; Value = $value })
         }
         [pscustomobject]@{ Help = $help; Type = $type; Samples = $samples; Order = $order }
@@ -106,9 +135,11 @@ Describe 'examples/health-check.ps1' {
         $json.Status | Should -BeIn 'Healthy', 'Degraded'
         $json.Quorum.Status | Should -BeIn 'Healthy', 'Degraded'
         $json.Quorum.HasQuorum | Should -BeTrue
-        $json.Quorum.Managers | Should -Be $Managers.Count
-        ($json.Quorum.ManagerNames | Sort-Object) | Should -Be ($Managers.Name | Sort-Object)
-        ($json.Nodes.Hostname | Sort-Object) | Should -Be ($LabNodeNames | Sort-Object)
+        # other tests may join nodes (the spare, fresh nodes) while this runs: the lab's nodes are among them
+        $json.Quorum.Managers | Should -BeGreaterOrEqual $Managers.Count
+        $json.Quorum.Managers | Should -Be @($json.Quorum.ManagerNames).Count
+        foreach ($m in $Managers.Name) { $json.Quorum.ManagerNames | Should -Contain $m }
+        foreach ($n in $LabNodeNames) { $json.Nodes.Hostname | Should -Contain $n }
         $svc = $json.Services | Where-Object Name -eq "${HcStack}_app"
         $svc.Running | Should -Be 1
         $svc.Desired | Should -Be 1
@@ -134,8 +165,13 @@ Describe 'examples/health-check.ps1' {
         Get-PromValue $p 'swarmadmin_quorum_status' | Should -Be (@{ Healthy = 0; Degraded = 1 }[$json.Quorum.Status])
         Get-PromValue $p 'swarmadmin_service_replicas_running' @{ stack = $HcStack; service = "${HcStack}_app" } | Should -Be 1
         Get-PromValue $p 'swarmadmin_service_replicas_desired' @{ stack = $HcStack; service = "${HcStack}_app" } | Should -Be 1
-        foreach ($m in $Managers.Name) { Get-PromValue $p 'swarmadmin_manager_reachable' @{ node = $m } | Should -BeIn 0, 1 }
-        (@($p.Samples | Where-Object Name -eq 'swarmadmin_nodes') | Measure-Object Value -Sum).Sum | Should -Be $LabNodeNames.Count
+        # one series per manager node, labelled with its hostname and node id
+        foreach ($m in @($json.Nodes | Where-Object Role -eq 'Manager')) {
+            $m.Id | Should -Not -BeNullOrEmpty
+            Get-PromValue $p 'swarmadmin_manager_reachable' @{ node = $m.Hostname; node_id = $m.Id } | Should -BeIn 0, 1
+        }
+        foreach ($m in $Managers.Name) { @($p.Samples | Where-Object { $_.Name -eq 'swarmadmin_manager_reachable' -and $_.Labels.node -eq $m }).Count | Should -BeGreaterOrEqual 1 }
+        (@($p.Samples | Where-Object Name -eq 'swarmadmin_nodes') | Measure-Object Value -Sum).Sum | Should -Be @($json.Nodes).Count
         $age = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() - (Get-PromValue $p 'swarmadmin_healthcheck_last_run_timestamp_seconds')
         $age | Should -BeLessThan 120
         # only the final files: no temporary file left beside them
@@ -154,6 +190,23 @@ Describe 'examples/health-check.ps1' {
         $json.Status | Should -Be 'Degraded'
         ($json.Findings | Where-Object Id -eq 'STACK-MISSING').Target | Should -Be "${HcStack}none"
         Get-Content (Join-Path $out 'health.html') -Raw | Should -Match 'STACK-MISSING'
+    }
+
+    It 'writes the .prom file even when health.json and health.html cannot be written, and exits 2' {
+        # the output folder would be below a file: neither JSON nor HTML can be written
+        $blocker = Join-Path $Work 'hc/blocker'
+        New-Item -ItemType Directory -Force (Split-Path $blocker) | Out-Null
+        Set-Content -LiteralPath $blocker -Value 'a file, not a folder'
+        $prom = Join-Path $Work 'hc/unwritable/swarm.prom'
+        $run = Invoke-HealthCheck @('-Endpoint', ($Endpoints -join ','), '-KeyFile', $Lab.KeyPath, '-KnownHostsPath', $Lab.KnownHostsPath,
+            '-OutputDirectory', (Join-Path $blocker 'out'), '-PrometheusPath', $prom, '-Stack', $HcStack, '-TimeoutSec', '20')
+        $run.ExitCode | Should -Be 2 -Because $run.Output
+        $run.Output | Should -Match 'Swarm health: (Healthy|Degraded)'
+        $run.Output | Should -Match 'Could not write the JSON report'
+        $run.Output | Should -Match 'Could not write the HTML page'
+        $p = ConvertFrom-PromText (Get-Content $prom -Raw)
+        Get-PromValue $p 'swarmadmin_healthcheck_success' | Should -Be 1
+        (Get-ChildItem (Split-Path $prom) -Force).Name | Should -Be 'swarm.prom'
     }
 
     It 'exits 1 and writes swarmadmin_healthcheck_success 0 when no manager answers' {
@@ -176,6 +229,70 @@ Describe 'examples/health-check.ps1' {
         $json.Quorum | Should -BeNullOrEmpty
         $json.Findings[0].Id | Should -Be 'SWARM-UNREACHABLE'
         Get-Content (Join-Path $out 'health.html') -Raw | Should -Match 'Critical'
+    }
+}
+
+Describe 'examples/health-check.ps1: the Prometheus writer (ConvertTo-HealthPrometheusText) on crafted reports' {
+    BeforeAll {
+        # the function, taken out of the script (running the script would run a check)
+        $ast = [System.Management.Automation.Language.Parser]::ParseFile((Join-Path $RepoRoot 'examples/health-check.ps1'), [ref]$null, [ref]$null)
+        $fn = $ast.Find({ param($a) $a -is [System.Management.Automation.Language.FunctionDefinitionAst] -and $a.Name -eq 'ConvertTo-HealthPrometheusText' }, $true)
+        $fn | Should -Not -BeNullOrEmpty
+        . ([scriptblock]::Create($fn.Extent.Text))
+        function New-Report([object[]]$ManagerNodes, [object[]]$Nodes = @(), [object[]]$Services = @()) {
+            [pscustomobject]@{
+                Status = 'Degraded'; CheckedAt = '2026-11-27T21:00:00.0000000Z'; DurationSeconds = 1.25; Reached = $true
+                Quorum = [pscustomobject]@{ Status = 'Degraded'; HasQuorum = $true; Managers = @($ManagerNodes).Count; Reachable = @($ManagerNodes | Where-Object Reachable).Count
+                    FaultTolerance = 1; RemainingTolerance = 0; ManagerNodes = $ManagerNodes }
+                Findings = @([pscustomobject]@{ Source = 'quorum'; Severity = 'Warning' }); Nodes = $Nodes; Services = $Services
+            }
+        }
+    }
+
+    It 'gives a replaced manager that kept its hostname its own series (node_id), and the file stays valid' {
+        $managers = @(
+            [pscustomobject]@{ Hostname = 'm1'; Id = 'oldid1'; Reachable = $false }   # the old entry the replacement left
+            [pscustomobject]@{ Hostname = 'm1'; Id = 'newid1'; Reachable = $true }
+            [pscustomobject]@{ Hostname = 'm2'; Id = 'id2'; Reachable = $true }
+            [pscustomobject]@{ Hostname = 'm3'; Id = 'id3'; Reachable = $true })
+        $nodes = @($managers | ForEach-Object { [pscustomobject]@{ Hostname = $_.Hostname; Id = $_.Id; Role = 'Manager'; State = $(if ($_.Reachable) { 'ready' } else { 'down' }); Availability = 'Active' } })
+        $text = ConvertTo-HealthPrometheusText (New-Report $managers $nodes)
+        $p = ConvertFrom-PromText $text
+        Get-PromValue $p 'swarmadmin_manager_reachable' @{ node = 'm1'; node_id = 'oldid1' } | Should -Be 0
+        Get-PromValue $p 'swarmadmin_manager_reachable' @{ node = 'm1'; node_id = 'newid1' } | Should -Be 1
+        @($p.Samples | Where-Object Name -eq 'swarmadmin_manager_reachable').Count | Should -Be 4
+        Get-PromValue $p 'swarmadmin_nodes' @{ role = 'manager'; status = 'down'; availability = 'active' } | Should -Be 1
+        Get-PromValue $p 'swarmadmin_nodes' @{ role = 'manager'; status = 'ready'; availability = 'active' } | Should -Be 3
+        Get-PromValue $p 'swarmadmin_quorum_findings' @{ severity = 'Warning' } | Should -Be 1
+    }
+
+    It 'without node ids (no leader), the managers of one hostname share one series that is 0 unless all are reachable' {
+        $managers = @(
+            [pscustomobject]@{ Hostname = 'm1'; Id = $null; Reachable = $false }
+            [pscustomobject]@{ Hostname = 'm1'; Id = $null; Reachable = $true }
+            [pscustomobject]@{ Hostname = 'm2'; Id = $null; Reachable = $true })
+        $p = ConvertFrom-PromText (ConvertTo-HealthPrometheusText (New-Report $managers))
+        Get-PromValue $p 'swarmadmin_manager_reachable' @{ node = 'm1' } | Should -Be 0
+        Get-PromValue $p 'swarmadmin_manager_reachable' @{ node = 'm2' } | Should -Be 1
+    }
+
+    It 'never writes one series twice, even from a report with a repeated service' {
+        $svc = [pscustomobject]@{ Stack = 's'; Name = 's_app'; Running = 1; Desired = 1; Converged = $true }
+        $text = ConvertTo-HealthPrometheusText (New-Report @() -Services @($svc, $svc)) -WarningVariable w -WarningAction SilentlyContinue
+        $p = ConvertFrom-PromText $text
+        Get-PromValue $p 'swarmadmin_service_replicas_running' @{ stack = 's'; service = 's_app' } | Should -Be 1
+        "$w" | Should -Match 'appears twice'
+    }
+
+    It 'the test''s parser rejects what node_exporter rejects' {
+        $ok = "# HELP a A.`n# TYPE a gauge`na{x=`"1`"} 1`n"
+        { ConvertFrom-PromText $ok } | Should -Not -Throw
+        { ConvertFrom-PromText $ok.TrimEnd("`n") } | Should -Throw '*line feed*'
+        { ConvertFrom-PromText ($ok + "a{x=`"1`"} 2`n") } | Should -Throw '*same labels*'
+        { ConvertFrom-PromText ($ok + "# HELP a A.`n") } | Should -Throw '*second HELP*'
+        { ConvertFrom-PromText ($ok + "# TYPE a gauge`n") } | Should -Throw '*second TYPE*'
+        { ConvertFrom-PromText "b 1`n# HELP b B.`n# TYPE b gauge`n" } | Should -Throw '*before its HELP and TYPE*'
+        { ConvertFrom-PromText ($ok + "# HELP b B.`n# TYPE b gauge`nb 1`na{x=`"2`"} 1`n") } | Should -Throw '*apart from*'
     }
 }
 
@@ -278,7 +395,10 @@ $($nodeYaml -join "`n")
 
     It 'ShowByLabel lists the nodes that carry a label (key, or key=value)' {
         (& $LabelRecipes -Recipe ShowByLabel -Label portainer.data -Prefix $Prefix).Hostname | Should -Be $W2
-        (& $LabelRecipes -Recipe ShowByLabel -Label 'tier=infra' -Prefix $Prefix).Hostname | Should -Be ($Workers.Name | Sort-Object)
+        # ByRole labelled every worker of the swarm: the lab's workers, and any node another test joined meanwhile
+        $tiered = @((& $LabelRecipes -Recipe ShowByLabel -Label 'tier=infra' -Prefix $Prefix).Hostname)
+        foreach ($w in $Workers.Name) { $tiered | Should -Contain $w }
+        foreach ($m in $Managers.Name) { $tiered | Should -Not -Contain $m }
         (& $LabelRecipes -Recipe ShowByLabel -Label "pve.host=$($PveOf[$M1])" -Prefix $Prefix).Hostname | Should -Contain $M1
     }
 
@@ -288,8 +408,34 @@ $($nodeYaml -join "`n")
         Format-Labels (Get-OurLabels) | Should -Be $before
     }
 
+    It 'a node that cannot be labelled does not stop the other nodes nor the next recipe; the script fails at the end' {
+        # Set-SwarmNodeLabel fails for W1 (a function of that name comes before the cmdlet); the others really label
+        function global:Set-SwarmNodeLabel {
+            [CmdletBinding(SupportsShouldProcess)]
+            param([Parameter(ValueFromPipelineByPropertyName)][Alias('Hostname')][string]$Name, [hashtable]$Add, [string[]]$Remove, $Context)
+            process {
+                if ($Name -eq $global:SwarmAdminExampleFailNode) { Write-Error -Message "injected failure for $Name" -TargetObject $Name; return }
+                $p = @{ Name = $Name; WhatIf = [bool]$WhatIfPreference; ErrorAction = 'Stop' }
+                foreach ($k in 'Add', 'Remove', 'Context') { if ($PSBoundParameters.ContainsKey($k)) { $p[$k] = $PSBoundParameters[$k] } }
+                SwarmAdmin\Set-SwarmNodeLabel @p
+            }
+        }
+        $global:SwarmAdminExampleFailNode = $W1
+        try {
+            $err = $null
+            try { & $LabelRecipes -Recipe ByRole, FailureDomain -RoleLabel @{ failtier = 'x' } -ConfigPath $ConfigPath -FailureDomainLabel fail.host -Prefix $Prefix -ErrorAction SilentlyContinue | Out-Null }
+            catch { $err = $_ }
+        }
+        finally { Remove-Item Function:\Set-SwarmNodeLabel; Remove-Variable -Scope Global SwarmAdminExampleFailNode }
+        "$err" | Should -Match "label change\(s\) failed \(node\(s\): $([regex]::Escape($W1))\)"
+        $now = Get-OurLabels
+        $now[$W2] | Should -Match '(^|, )failtier=x(,|$)' -Because 'ByRole went on after W1 failed'
+        $now[$W1] | Should -Not -Match 'failtier='
+        foreach ($n in $LabNodeNames | Where-Object { $_ -ne $W1 }) { $now[$n] | Should -Match "(^|, )fail\.host=$($PveOf[$n])(,|$)" -Because 'the next recipe still ran' }
+    }
+
     It 'RemoveLabel removes the keys from every node' {
-        & $LabelRecipes -Recipe RemoveLabel -Key portainer.data, storage, proxmox.host, pve.host, tier -Prefix $Prefix | Out-Null
+        & $LabelRecipes -Recipe RemoveLabel -Key portainer.data, storage, proxmox.host, pve.host, tier, failtier, fail.host -Prefix $Prefix | Out-Null
         Format-Labels (Get-OurLabels) | Should -Not -Match '='
     }
 }
@@ -297,11 +443,10 @@ $($nodeYaml -join "`n")
 Describe 'examples/deploy-from-git.ps1' {
     BeforeAll {
         $script:DeployFromGit = Join-Path $RepoRoot 'examples/deploy-from-git.ps1'
-        # git is a native dependency of the example: install it the way tests/lab/lab.sh installs host packages
+        # git is a native dependency of the example; tests/lab/lab.sh installs it with the lab's host packages
+        # (ensure_host_packages). Missing git is a broken test host: fail, do not skip.
         if (-not (Get-Command git -CommandType Application -ErrorAction SilentlyContinue)) {
-            & apt-get -o DPkg::Lock::Timeout=600 update -q *> (Join-Path $Work 'apt-update.log')
-            & apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends git *> (Join-Path $Work 'apt-git.log')
-            if ($LASTEXITCODE -ne 0) { throw "apt-get install git failed: $(Get-Content (Join-Path $Work 'apt-git.log') -Tail 20)" }
+            throw 'git is not installed on this test host: examples/deploy-from-git.ps1 needs it. tests/lab/lab.sh up installs it (ensure_host_packages), or apt-get install git.'
         }
         function Invoke-TestGit {
             $o = & git -C $Source -c user.name=swarmadmin-test -c user.email=test@swarmadmin.invalid @args 2>&1
@@ -364,21 +509,87 @@ Describe 'examples/deploy-from-git.ps1' {
         Get-ServiceVersion "${FileStack}_app" | Should -Be $v
     }
 
-    It '-WhatIf changes neither the swarm nor the recorded commit' {
-        $deployed = (Get-Content (Join-Path $Checkout '.git/swarmadmin-deployed.json') -Raw | ConvertFrom-Json).Commit
+    It 'treats an unreadable state file as none: warns, deploys again and writes a valid one' {
+        $statePath = Join-Path $Checkout '.git/swarmadmin-deployed.json'
+        Set-Content -LiteralPath $statePath -Value '{ "Commit": "half-writ'
+        $r = & $DeployFromGit @Common -WarningVariable warns -WarningAction SilentlyContinue 6>$null
+        "$warns" | Should -Match 'cannot be read'
+        $r.Skipped | Should -BeFalse
+        $r.Succeeded | Should -BeTrue
+        $r.PreviousCommit | Should -BeNullOrEmpty
+        $r.Deployments.Services.Action | ForEach-Object { $_ | Should -Be 'Unchanged' }
+        (Get-Content -LiteralPath $statePath -Raw | ConvertFrom-Json).Commit | Should -Be $r.Commit
+        # written through a temporary file and a rename: none is left beside it
+        Get-ChildItem (Split-Path $statePath) -Force -Filter '*.tmp' | Should -BeNullOrEmpty
+    }
+
+    It '-WhatIf changes neither the swarm, nor the recorded commit, nor the checkout, and reports success' {
+        $statePath = Join-Path $Checkout '.git/swarmadmin-deployed.json'
+        $deployed = (Get-Content $statePath -Raw | ConvertFrom-Json).Commit
         $v = Get-ServiceVersion "${FileStack}_app"
         New-SleepStackFile (Join-Path $Source "stacks/$FileStack.yml") -Command 'sleep 3602' -Replicas 2
         Invoke-TestGit commit -q -am 'two replicas' | Out-Null
-        & $DeployFromGit @Common -WhatIf 6>$null | Out-Null
+        $newCommit = Invoke-TestGit rev-parse HEAD
+        # local work in the checkout that a real run would discard (reset --hard, clean -fd): -WhatIf must keep it
+        Add-Content -LiteralPath (Join-Path $Checkout 'README.md') -Value 'a local edit'
+        Set-Content -LiteralPath (Join-Path $Checkout 'untracked.txt') -Value 'local'
+        $gitState = { @(git -C $Checkout rev-parse HEAD refs/remotes/origin/main) + @(git -C $Checkout status --porcelain) + @(git -C $Checkout stash list) }
+        $before = & $gitState
+        $tempBefore = @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'swarmadmin-git-whatif-*' -ErrorAction SilentlyContinue).Count
+
+        $r = & $DeployFromGit @Common -WhatIf 6>$null
+        $r.Succeeded | Should -BeTrue -Because 'nothing was deployed, and nothing failed'
+        $r.Skipped | Should -BeFalse
+        $r.Commit | Should -Be $newCommit -Because 'the plan is for the branch''s new commit'
+
         Get-ServiceVersion "${FileStack}_app" | Should -Be $v
         Invoke-LabDocker $M1 @('service', 'ls', '--filter', "name=${FileStack}_app", '--format', '{{.Replicas}}') | Should -Be '1/1'
-        (Get-Content (Join-Path $Checkout '.git/swarmadmin-deployed.json') -Raw | ConvertFrom-Json).Commit | Should -Be $deployed
+        (Get-Content $statePath -Raw | ConvertFrom-Json).Commit | Should -Be $deployed
+        (& $gitState) | Should -Be $before -Because 'HEAD, the remote branch and the working tree stay as they were'
+        (& $gitState)[0] | Should -Be $deployed
+        Get-Content -LiteralPath (Join-Path $Checkout 'README.md') -Raw | Should -Match 'a local edit'
+        Test-Path (Join-Path $Checkout 'untracked.txt') | Should -BeTrue
+        Get-Content -LiteralPath (Join-Path $Checkout "stacks/$FileStack.yml") -Raw | Should -Not -Match 'sleep 3602'
+        @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'swarmadmin-git-whatif-*' -ErrorAction SilentlyContinue).Count | Should -Be $tempBefore -Because 'the temporary clone is removed'
     }
 
     It 'refuses a repository URL with a password in it' {
-        { & $DeployFromGit -Repository 'https://user:secret@git.invalid/stacks.git' -CheckoutPath (Join-Path $Work 'git/never') } |
-            Should -Throw '*carries a password*'
+        foreach ($url in 'https://user:secret@git.invalid/stacks.git', 'ssh://git:secret@git.invalid/stacks.git', 'git:secret@git.invalid:stacks.git') {
+            { & $DeployFromGit -Repository $url -CheckoutPath (Join-Path $Work 'git/never') } | Should -Throw '*carries credentials*' -Because $url
+        }
         Test-Path (Join-Path $Work 'git/never') | Should -BeFalse
+    }
+
+    It 'refuses a token-only https URL, and the token appears in no message' {
+        $token = 'ghp_0123456789abcdefTOKEN'
+        $err = $null
+        try { & $DeployFromGit -Repository "https://$token@github.com/org/repo.git" -CheckoutPath (Join-Path $Work 'git/never2') -WhatIf }
+        catch { $err = $_ }
+        $err | Should -Not -BeNullOrEmpty
+        "$err" | Should -BeLike '*carries credentials*'
+        "$err" | Should -Not -Match $token
+        Test-Path (Join-Path $Work 'git/never2') | Should -BeFalse
+    }
+
+    It 'hides the user information of a URL in its messages' {
+        $token = 'ghp_9876543210fedcbaTOKEN'
+        $other = Join-Path $Work 'git/other'
+        New-Item -ItemType Directory -Force $other | Out-Null
+        git -C $other init -q -b main
+        git -C $other remote add origin "https://$token@example.invalid/x.git"
+        $err = $null
+        try { & $DeployFromGit -Repository $Source -CheckoutPath $other -WhatIf 6>$null }
+        catch { $err = $_ }
+        "$err" | Should -BeLike '*is a checkout of https://`*`*`*@example.invalid/x.git*'
+        "$err" | Should -Not -Match $token
+    }
+
+    It 'lets an ssh URL with a bare user name through (it fails later, at git, with the user name shown)' {
+        $err = $null
+        try { & $DeployFromGit -Repository 'ssh://git@git.invalid/stacks.git' -CheckoutPath (Join-Path $Work 'git/never3') 6>$null }
+        catch { $err = $_ }
+        "$err" | Should -Not -BeLike '*carries credentials*'
+        "$err" | Should -BeLike '*git clone*ssh://git@git.invalid/stacks.git*failed*'
     }
 }
 

@@ -140,7 +140,7 @@ host_apt_install() {
 ensure_host_packages() {
     local need=() p
     command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-    for p in docker.io iptables openssh-client busybox-static jq iproute2 ca-certificates debootstrap apt-cacher-ng; do
+    for p in docker.io iptables openssh-client busybox-static jq iproute2 ca-certificates debootstrap apt-cacher-ng git; do
         if [[ $p == docker.io ]]; then continue; fi
         pkg_installed "$p" || need+=("$p")
     done
