@@ -1,5 +1,6 @@
 # Shared by bench/*.bench.ps1: the lab, and the docker CLI set up to reach it over SSH like a user would.
 $ErrorActionPreference = 'Stop'
+$LabState = (Resolve-Path -LiteralPath $LabState).Path   # absolute: its bin folder goes into PATH, and the docker CLI refuses relative PATH entries
 $script:Lab = Get-Content $LabState -Raw | ConvertFrom-Json
 $script:M1 = $script:Lab.Nodes | Where-Object { $_.Role -eq 'manager' -and $_.Joined } | Select-Object -First 1
 $script:DockerCli = (Get-Command docker -CommandType Application | Select-Object -First 1).Source
