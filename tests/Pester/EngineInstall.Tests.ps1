@@ -33,7 +33,7 @@ Describe 'Fresh-node tests are enabled once the lab can make fresh nodes' {
     }
 }
 
-Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode -Skip:(-not $FreshNodeTestsEnabled) {
+Describe "Install-SwarmEngine on fresh Debian 12 nodes$(if (-not $FreshNodeTestsEnabled) { " [SKIPPED: $SkipReason]" })" -Tag FreshNode -Skip:(-not $FreshNodeTestsEnabled) {
     BeforeAll {
         # f1 becomes the first manager, f2 a manager with labels (Join-SwarmNode's default would be a worker, so the
         # role really comes from the cluster file), f3 is the node whose proxy is unreachable.
@@ -47,9 +47,10 @@ Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode -Skip:(-n
         $Lab.AptProxy | Should -Not -BeNullOrEmpty -Because 'add-fresh-node writes AptProxy into the state file'
         $script:Proxy = $Lab.AptProxy
 
-        $lines = @('name: engine-test', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
+        $header = @('name: engine-test', 'proxmox:', '  hosts:', '    - name: lab-pve1', '      storages: [local-lvm]', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
             'defaults:', '  cores: 1', '  memory: 1GB', '  bootDisk: 10GB', 'nodes:')
-        foreach ($n in $Fresh) { $lines += "  - name: $($n.Name)", "    ip: $($n.Address)", "    role: $($n.Role)", "    labels: $($n.Labels)" }
+        function script:Get-NodeLines($n) { "  - name: $($n.Name)", "    ip: $($n.Address)", '    proxmoxHost: lab-pve1', "    role: $($n.Role)", "    labels: $($n.Labels)" }
+        $lines = $header + @($Fresh | ForEach-Object { Get-NodeLines $_ })
         $script:ClusterFile = Join-Path $Tmp 'fresh.yml'
         Set-Content -LiteralPath $ClusterFile -Value $lines
         $script:Config = Import-SwarmClusterConfig $ClusterFile
@@ -57,7 +58,7 @@ Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode -Skip:(-n
         $script:F3 = $Config.Nodes | Where-Object Name -eq 'swarmlab-f3'
         # the same two nodes as their own cluster file, for the pipeline as users write it
         $script:PairFile = Join-Path $Tmp 'pair.yml'
-        Set-Content -LiteralPath $PairFile -Value (@($lines | Select-Object -First 10) + @($lines | Select-Object -Skip 10 -First 8))
+        Set-Content -LiteralPath $PairFile -Value ($header + @($Fresh | Select-Object -First 2 | ForEach-Object { Get-NodeLines $_ }))
 
         # One invocation gives every node the same daemon.json. The lab asked for cgroup-parent "/<name>": each node
         # gets its own by installing it with its own -DaemonConfig when that matters; here both share the invocation,

@@ -102,8 +102,8 @@ Describe 'Install-SwarmEngine on systems it does not support' {
 
     It 'names the node from the cluster file in the error' {
         $file = Join-Path $Tmp 'spare.yml'
-        Set-Content -LiteralPath $file -Value @('name: t', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
-            'defaults:', '  cores: 1', '  memory: 1GB', '  bootDisk: 10GB', 'nodes:', "  - name: $($Spare.Name)", "    ip: $($Spare.Address)", '    role: worker')
+        Set-Content -LiteralPath $file -Value @('name: t', 'proxmox:', '  hosts:', '    - name: lab-pve1', '      storages: [local-lvm]', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
+            'defaults:', '  cores: 1', '  memory: 1GB', '  bootDisk: 10GB', 'nodes:', "  - name: $($Spare.Name)", "    ip: $($Spare.Address)", '    proxmoxHost: lab-pve1', '    role: manager')
         Import-SwarmClusterConfig $file | Install-SwarmEngine -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e[0].TargetObject.Name | Should -Be $Spare.Name
         $e[0].Exception.Message | Should -Match "on $($Spare.Name):"
@@ -124,8 +124,8 @@ Describe 'Install-SwarmEngine results feed Join-SwarmNode' {
 
     It 'converts to the node it was made from, with role, labels and SSH settings' {
         $file = Join-Path $Tmp 'labels.yml'
-        Set-Content -LiteralPath $file -Value @('name: t', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
-            'defaults:', '  cores: 1', '  memory: 1GB', '  bootDisk: 10GB', 'nodes:', '  - name: n1', '    ip: 10.213.57.250', '    role: manager', '    labels: { zone: a, tier: db }')
+        Set-Content -LiteralPath $file -Value @('name: t', 'proxmox:', '  hosts:', '    - name: lab-pve1', '      storages: [local-lvm]', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
+            'defaults:', '  cores: 1', '  memory: 1GB', '  bootDisk: 10GB', 'nodes:', '  - name: n1', '    ip: 10.213.57.250', '    proxmoxHost: lab-pve1', '    role: manager', '    labels: { zone: a, tier: db }')
         $node = (Import-SwarmClusterConfig $file).Nodes[0]
         $result = [SwarmAdmin.SwarmEngineInstallation]@{ Node = 'n1'; Target = [SwarmAdmin.SwarmNodeTarget]$node }
         $t = [SwarmAdmin.SwarmNodeTarget]$result
@@ -140,10 +140,9 @@ Describe 'Install-SwarmEngine results feed Join-SwarmNode' {
 
     It 'binds from the pipeline: a result for a member that already has that role joins as a no-op' {
         $w = $Workers[0]
-        $file = Join-Path $Tmp 'member.yml'
-        Set-Content -LiteralPath $file -Value @('name: t', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
-            'defaults:', '  cores: 1', '  memory: 1GB', '  bootDisk: 10GB', 'nodes:', "  - name: $($w.Name)", "    ip: $($w.Address)", '    role: worker')
-        $result = [SwarmAdmin.SwarmEngineInstallation]@{ Node = $w.Name; Target = [SwarmAdmin.SwarmNodeTarget](Import-SwarmClusterConfig $file).Nodes[0] }
+        # a cluster node without labels (a file would add proxmox.host, and Join-SwarmNode would set it on the shared swarm)
+        $node = [SwarmAdmin.SwarmClusterNode]@{ Name = $w.Name; Address = $w.Address; Role = 'Worker'; KeyFile = $Lab.KeyPath; KnownHostsPath = $Lab.KnownHostsPath }
+        $result = [SwarmAdmin.SwarmEngineInstallation]@{ Node = $w.Name; Target = [SwarmAdmin.SwarmNodeTarget]$node }
         $before = Get-SwarmNode -Context $Ctx -Name $w.Name
         $joined = $result | Join-SwarmNode -Context $Ctx
         $joined.Hostname | Should -Be $w.Name

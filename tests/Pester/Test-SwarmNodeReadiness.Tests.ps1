@@ -8,10 +8,10 @@ BeforeAll {
 
     # The lab nodes as a cluster file, so results carry the node names (and -Config is exercised).
     function script:New-LabClusterFile([object[]]$Nodes, [string]$Path) {
-        $lines = @('name: readiness-test', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
+        $lines = @('name: readiness-test', 'proxmox:', '  hosts:', '    - name: lab-pve1', '      storages: [local-lvm]', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
             'defaults:', '  cores: 1', '  memory: 1GB', '  bootDisk: 10GB', 'nodes:')
         foreach ($n in $Nodes) {
-            $lines += "  - name: $($n.Name)", "    ip: $($n.Address)", "    role: $(if ($n.Role -eq 'manager') { 'manager' } else { 'worker' })"
+            $lines += "  - name: $($n.Name)", "    ip: $($n.Address)", '    proxmoxHost: lab-pve1', "    role: $(if ($n.Role -eq 'manager') { 'manager' } else { 'worker' })"
         }
         Set-Content -LiteralPath $Path -Value $lines
         $Path
@@ -35,17 +35,20 @@ AfterAll {
 
 Describe 'Test-SwarmNodeReadiness on the swarm nodes' {
     BeforeAll {
-        $script:SwarmNodes = @($Managers) + @($Workers)
+        # managers only: every swarm port they need already has a listener (dockerd, the kernel's VXLAN socket), so no
+        # temporary listener is started on the shared swarm (a worker has nothing on 2377, and a listener there could
+        # get in the way of another test promoting it at that moment)
+        $script:SwarmNodes = @($Managers)
         $script:Before = @{}
         foreach ($n in $SwarmNodes) { $Before[$n.Name] = Get-NodeTrace $n.Name }
-        $script:R = @(Test-Lab $SwarmNodes)
+        $script:Results = @(Test-Lab $SwarmNodes)
     }
 
     It 'returns one typed result per node, in input order, none NotReady' {
-        $R.Count | Should -Be $SwarmNodes.Count
-        $R[0] | Should -BeOfType SwarmAdmin.SwarmNodeReadiness
-        $R.Node | Should -Be $SwarmNodes.Name
-        foreach ($r in $R) {
+        $Results.Count | Should -Be $SwarmNodes.Count
+        $Results[0] | Should -BeOfType SwarmAdmin.SwarmNodeReadiness
+        $Results.Node | Should -Be $SwarmNodes.Name
+        foreach ($r in $Results) {
             $r.Status | Should -Not -Be 'NotReady' -Because (($r.Findings | Where-Object Severity -ge Error | ForEach-Object Message) -join '; ')
             $r.Address | Should -Be ($SwarmNodes | Where-Object Name -eq $r.Node).Address
             $r.Findings[0] | Should -BeOfType SwarmAdmin.SwarmReadinessFinding
@@ -55,7 +58,7 @@ Describe 'Test-SwarmNodeReadiness on the swarm nodes' {
     }
 
     It 'reports each engine version as the engine itself does, and no skew in a uniform lab' {
-        foreach ($r in $R) {
+        foreach ($r in $Results) {
             $r.EngineVersion | Should -Be ((Invoke-LabDocker $r.Node @('version', '--format', '{{.Server.Version}}')) -join '').Trim()
             ($r.Findings | Where-Object Check -eq 'Engine').Severity | Should -Be 'Info'
             ($r.Findings | Where-Object Check -eq 'EngineSkew').Severity | Should -Be 'Info'
@@ -63,7 +66,7 @@ Describe 'Test-SwarmNodeReadiness on the swarm nodes' {
     }
 
     It 'finds vxlan support, a container clock and a measured clock offset' {
-        foreach ($r in $R) {
+        foreach ($r in $Results) {
             ($r.Findings | Where-Object Check -eq 'Overlay').Severity | Should -Be 'Info'
             ($r.Findings | Where-Object Check -eq 'TimeSync').Message | Should -Match 'container'
             $r.ClockOffsetSeconds | Should -Not -BeNullOrEmpty
@@ -75,7 +78,7 @@ Describe 'Test-SwarmNodeReadiness on the swarm nodes' {
 
     It 'finds TCP 2377 and 7946 reachable between all swarm nodes, and says honestly that UDP was not checked' {
         $others = $SwarmNodes.Count - 1
-        foreach ($r in $R) {
+        foreach ($r in $Results) {
             $ports = @($r.Findings | Where-Object Check -eq 'Port')
             $ports.Count | Should -Be 4
             ($ports | Where-Object Message -like 'tcp/7946 *').Message | Should -Match "reachable from all $others other node"
@@ -86,7 +89,7 @@ Describe 'Test-SwarmNodeReadiness on the swarm nodes' {
                 $udp.Message | Should -Not -Match 'reachable from all'
             }
         }
-        $m = $R | Where-Object Node -eq $Managers[0].Name
+        $m = $Results | Where-Object Node -eq $Managers[0].Name
         ($m.Findings | Where-Object Message -like 'tcp/2377 *').Message | Should -Match "reachable from all $others other node"
     }
 
@@ -95,16 +98,16 @@ Describe 'Test-SwarmNodeReadiness on the swarm nodes' {
     }
 
     It 'has a table view with the status and the problems' {
-        $text = $R | Out-String -Width 200
+        $text = $Results | Out-String -Width 200
         $text | Should -Match 'NODE\s+ADDRESS\s+STATUS\s+ENGINE\s+CLOCK\s+MTU\s+FREE GB\s+PROBLEMS'
         $text | Should -Match ([regex]::Escape($Managers[0].Name))
-        ($R[0].Findings | Out-String -Width 200) | Should -Match 'NODE\s+SEVERITY\s+CHECK\s+MESSAGE'
+        ($Results[0].Findings | Out-String -Width 200) | Should -Match 'NODE\s+SEVERITY\s+CHECK\s+MESSAGE'
     }
 }
 
 Describe 'Test-SwarmNodeReadiness with the spare node' {
     BeforeAll {
-        $script:Pair = @($Managers[0], $Workers[0], $Spare)
+        $script:Pair = @($Managers[0], $Managers[1], $Spare)
         $script:SpareBefore = Get-NodeTrace $Spare.Name
     }
     AfterAll {
@@ -133,11 +136,11 @@ Describe 'Test-SwarmNodeReadiness with the spare node' {
         $s = $r | Where-Object Node -eq $Spare.Name
         $s.Status | Should -Be 'NotReady'
         $err = @($s.Findings | Where-Object Severity -eq 'Error')
-        $err.Count | Should -Be 1
+        $err.Count | Should -Be 1 -Because (($err | ForEach-Object { "$($_.Check): $($_.Message)" }) -join "; ")
         $err[0].Check | Should -Be 'Port'
         $err[0].Message | Should -Match "tcp/7946 on $($Spare.Name) is not reachable from"
         $err[0].Message | Should -Match "$($Managers[0].Name) \(no answer\)"
-        $err[0].Message | Should -Match "$($Workers[0].Name) \(no answer\)"
+        $err[0].Message | Should -Match "$($Managers[1].Name) \(no answer\)"
         ($s.Findings | Where-Object Message -like 'tcp/2377 *').Severity | Should -Be 'Info'
         # the other nodes are not blamed
         foreach ($o in $r | Where-Object Node -ne $Spare.Name) { @($o.Findings | Where-Object Severity -ge 'Error').Count | Should -Be 0 }
@@ -186,5 +189,47 @@ Describe 'Test-SwarmNodeReadiness with a node it cannot reach' {
         $r = Test-SwarmNodeReadiness -Node "root@$($Spare.Address)" -KeyFile $Lab.KeyPath -KnownHostsPath $kh
         ($r.Findings | Where-Object Check -eq 'Ssh').Detail | Should -Be 'HostKeyUnknown'
         (Get-Content -LiteralPath $kh -Raw).Trim() | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'The port-check scripts with bash and python3 (on this machine, not the lab)' {
+    # The lab nodes only have busybox (nc without -u): this runs the UDP path (listener, datagrams, collection)
+    # with the tools a Debian or Ubuntu VM has, on 127.0.0.1 under /bin/sh.
+    BeforeAll {
+        foreach ($tool in 'sh', 'bash', 'python3', 'setsid', 'timeout') { Get-Command $tool -CommandType Application -ErrorAction Stop | Out-Null }
+        $asm = (Get-Command Test-SwarmNodeReadiness).ImplementingType.Assembly
+        $script:Scripts = $asm.GetType('SwarmAdmin.Engine.ReadinessScripts')
+        function script:New-ToolSet([string[]]$Items) { Write-Output -NoEnumerate ([System.Collections.Generic.HashSet[string]]::new([string[]]@($Items))) }
+        $base = 47000 + ($PID % 900) * 4
+        $script:TestPorts = [System.ValueTuple[string, int][]]@(
+            [System.ValueTuple]::Create('tcp', $base), [System.ValueTuple]::Create('tcp', $base + 1),
+            [System.ValueTuple]::Create('udp', $base + 2), [System.ValueTuple]::Create('udp', $base + 3))
+        $script:Base = $base
+        $script:Dir = "/tmp/swarmadmin-ready-pester$PID"
+    }
+    AfterAll { & sh -c ($Scripts.GetMethod('Collect').Invoke($null, @($Dir))) | Out-Null }
+
+    It 'starts listeners, gets TCP and UDP through, tells a refused port apart, and leaves nothing running' {
+        $started = [System.Collections.Generic.List[string]]::new()
+        [System.Collections.Generic.HashSet[string]]$dstTools = New-ToolSet 'bash', 'python3', 'timeout', 'setsid'
+        [System.Collections.Generic.HashSet[string]]$listening = New-ToolSet "tcp/$($Base + 1)"
+        $start = $Scripts.GetMethod('StartListeners').Invoke($null, @($dstTools, $listening, $TestPorts, $Dir, $started))
+        @($started) | Should -Be @("tcp/$Base", "udp/$($Base + 2)", "udp/$($Base + 3)")
+        & sh -c $start | Out-Null
+        $dsts = [System.Collections.Generic.List[System.ValueTuple[int, string, System.Nullable[int]]]]::new()
+        $dsts.Add([System.ValueTuple]::Create(1, '127.0.0.1', [System.Nullable[int]]1500))
+        $lines = foreach ($tools in @(@('bash', 'timeout'), @('python3'))) {
+            [System.Collections.Generic.HashSet[string]]$srcTools = New-ToolSet $tools
+            & sh -c ($Scripts.GetMethod('PairProbe').Invoke($null, @($srcTools, [System.Nullable[int]]1500, $dsts, $TestPorts, "satest$($tools[0])s0")))
+        }
+        $lines | Should -Contain "r 1 tcp $Base ok"
+        $lines | Should -Contain "r 1 tcp $($Base + 1) refused"     # nothing listens there: the connection is refused
+        @($lines | Where-Object { $_ -eq "r 1 udp $($Base + 2) sent" }).Count | Should -Be 2
+        $got = & sh -c ($Scripts.GetMethod('Collect').Invoke($null, @($Dir)))
+        ($got -join ' ') | Should -Match "satestbashs0d1p$($Base + 2)"
+        ($got -join ' ') | Should -Match "satestpython3s0d1p$($Base + 3)"
+        Start-Sleep -Milliseconds 300
+        Test-Path $Dir | Should -BeFalse
+        (& sh -c "ps -eo args | grep -E '^(python3 -c|sh $Dir)' || true") | Should -BeNullOrEmpty
     }
 }

@@ -125,6 +125,64 @@ namespace SwarmAdmin.Tests
             Assert.Equal(5, ports.Count);
         }
 
+        private static HashSet<string> Tools(params string[] t) => new HashSet<string>(t, StringComparer.Ordinal);
+        private static readonly (string, int)[] SwarmPorts = { ("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789) };
+
+        [Fact]
+        public void ListenersPreferSocatThenPython3ThenNc()
+        {
+            Assert.StartsWith("socat -u TCP-LISTEN:7946", ReadinessScripts.ListenerCommand(Tools("socat", "python3", "nc"), "tcp", 7946, "/f"));
+            Assert.StartsWith("python3 -c", ReadinessScripts.ListenerCommand(Tools("python3", "nc"), "tcp", 7946, "/f"));
+            Assert.StartsWith("while :; do nc -l -p 7946", ReadinessScripts.ListenerCommand(Tools("nc"), "tcp", 7946, "/f"));
+            // busybox's small nc has no -u: no UDP listener, and nc -u needs timeout for its restart loop
+            Assert.Null(ReadinessScripts.ListenerCommand(Tools("nc", "timeout"), "udp", 4789, "/f"));
+            Assert.Null(ReadinessScripts.ListenerCommand(Tools("nc-u"), "udp", 4789, "/f"));
+            Assert.Contains("nc -u -l -p 4789", ReadinessScripts.ListenerCommand(Tools("nc-u", "timeout"), "udp", 4789, "/f"));
+            Assert.Null(ReadinessScripts.ListenerCommand(Tools(), "tcp", 2377, "/f"));
+        }
+
+        [Fact]
+        public void ListenersOnlyWhereNothingListens()
+        {
+            var started = new List<string>();
+            string script = ReadinessScripts.StartListeners(Tools("nc", "setsid"), new HashSet<string> { "tcp/2377", "udp/7946", "udp/4789" }, SwarmPorts, "/tmp/swarmadmin-ready-x", started);
+            Assert.Equal(new[] { "tcp/7946" }, started);
+            Assert.Contains("setsid sh /tmp/swarmadmin-ready-x/tcp-7946.sh", script);
+            Assert.Contains("echo $$ > /tmp/swarmadmin-ready-x/tcp-7946.pid", script);
+            Assert.Contains("sleep 180; kill -TERM -$$", script); // the watchdog
+            Assert.DoesNotContain("2377", script);
+            var none = new List<string>();
+            Assert.Null(ReadinessScripts.StartListeners(Tools("nc"), new HashSet<string> { "tcp/2377", "tcp/7946" }, new[] { ("tcp", 2377), ("tcp", 7946), ("udp", 4789) }, "/d", none));
+            Assert.Empty(none);
+        }
+
+        [Fact]
+        public void ProbesEveryDestinationWithTokensAndTheRightTools()
+        {
+            var dsts = new List<(int, string, int?)> { (1, "10.0.0.2", 1500), (2, "10.0.0.3", 1450) };
+            string bash = ReadinessScripts.PairProbe(Tools("bash", "timeout", "iputils-ping"), 1500, dsts, SwarmPorts, "saXs0");
+            Assert.Contains("tcp_check 1 10.0.0.2 2377", bash);
+            Assert.Contains("tcp_check 2 10.0.0.3 7946", bash);
+            Assert.Contains("udp_send 10.0.0.3 4789 saXs0d2p4789", bash);
+            Assert.Contains("bash -c 'printf \"%s\\n\" \"$3\" > /dev/udp/$1/$2'", bash); // /dev/udp through bash, not sh
+            Assert.Contains("-M do -s 1422 10.0.0.3", bash);  // the smaller MTU of the pair, minus IP and ICMP headers
+            Assert.Contains("timeout 5 bash -c", bash);
+            string busybox = ReadinessScripts.PairProbe(Tools("nc", "timeout"), 1500, dsts, SwarmPorts, "saXs0");
+            Assert.Contains("echo \"r 1 udp 7946 notool\"", busybox);
+            Assert.DoesNotContain("ping -c 1", busybox);
+            Assert.Contains("trap 'rm -rf \"$t\"' EXIT", busybox);
+        }
+
+        [Fact]
+        public void CollectStopsTheListenersGroupsAndRemovesTheFolder()
+        {
+            string c = ReadinessScripts.Collect("/tmp/swarmadmin-ready-x");
+            Assert.Contains("kill -TERM -\"$pid\"", c);
+            Assert.Contains("kill -KILL -\"$pid\"", c);
+            Assert.Contains("rm -rf \"$d\"", c);
+            Assert.Contains("echo \"got ${f##*/}", c);
+        }
+
         [Fact]
         public void VxlanEvidence()
         {

@@ -124,7 +124,7 @@ namespace SwarmAdmin.Commands
                         await RunPhaseAsync(up, "Starting temporary listeners", p => StartListenersAsync(p, runId, timeout));
                         var results = new Dictionary<(int Src, int Dst, string Port), string>();
                         var mtuResults = new Dictionary<(int Src, int Dst), string>();
-                        var tokens = up.Select((p, i) => up.Select((q, j) => $"sa{runId}s{i}d{j}").ToArray()).ToArray();
+                        var tokens = up.Select((p, i) => $"sa{runId}s{i}").ToArray(); // + "d{dst}p{port}" per datagram
                         await RunPhaseAsync(up, "Checking ports between the nodes", p => PairProbesAsync(p, up, tokens, results, mtuResults, timeout));
                         await RunPhaseAsync(up, "Collecting and stopping listeners", p => CollectAsync(p, timeout, StopToken));
                         EvaluatePorts(up, tokens, results);
@@ -401,132 +401,30 @@ exit 0";
 
         private static bool HasTool(Probe p, string tool) => p.Has("tool", tool);
 
-        /// <summary>A listener command for a port nothing listens on, with the tools the node has (null: none).</summary>
-        private static string ListenerCommand(Probe p, string proto, int port, string file)
-        {
-            if (proto == "tcp")
-            {
-                if (HasTool(p, "socat")) return $"socat -u TCP-LISTEN:{port},reuseaddr,fork /dev/null";
-                if (HasTool(p, "python3")) return $"python3 -c 'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind((\"\",{port}))\ns.listen(64)\nwhile True:\n  c,a=s.accept()\n  c.close()'";
-                if (HasTool(p, "nc")) return $"while :; do nc -l -p {port} </dev/null >/dev/null 2>&1 || nc -l {port} </dev/null >/dev/null 2>&1 || sleep 1; done";
-                return null;
-            }
-            if (HasTool(p, "socat")) return $"socat -u UDP-RECV:{port},reuseaddr OPEN:{file},creat,append";
-            if (HasTool(p, "python3")) return $"python3 -c 'import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((\"\",{port}))\nf=open(\"{file}\",\"ab\")\nwhile True:\n  d,a=s.recvfrom(4096)\n  f.write(d)\n  f.flush()'";
-            if (HasTool(p, "nc-u") && HasTool(p, "timeout")) return $"while :; do timeout 1 nc -u -l -p {port} >> {file} 2>/dev/null || timeout 1 nc -u -l {port} >> {file} 2>/dev/null; done";
-            return null;
-        }
-
         private async Task StartListenersAsync(Probe p, string runId, TimeSpan timeout)
         {
-            p.RunDir = $"/tmp/swarmadmin-ready-{runId}";
-            var sb = new StringBuilder(Env + $"set -e\numask 077\nmkdir -p {p.RunDir}\nd={p.RunDir}\n");
-            int n = 0;
-            foreach (var (proto, port) in Ports())
-            {
-                string key = $"{proto}/{port}";
-                if (p.Listening.Contains(key)) continue;
-                string file = $"{p.RunDir}/{proto}-{port}.recv";
-                string cmd = ListenerCommand(p, proto, port, file);
-                if (cmd == null) continue;
-                string script = $"{p.RunDir}/{proto}-{port}.sh";
-                // each listener: its own session (setsid: no hangup when the SSH/sudo session ends), its pid for the
-                // stop, and a watchdog that ends it after 180 s even if the stop never comes
-                sb.Append($"cat > {script} <<'SWARMADMIN_EOF'\necho $$ > {p.RunDir}/{proto}-{port}.pid\n( sleep 180; kill -TERM -$$ 2>/dev/null; kill -TERM $$ 2>/dev/null ) </dev/null >/dev/null 2>&1 &\n{cmd}\nSWARMADMIN_EOF\n");
-                sb.Append(HasTool(p, "setsid") ? $"setsid sh {script} </dev/null >/dev/null 2>&1 &\n" : $"sh {script} </dev/null >/dev/null 2>&1 &\n");
-                p.OurListeners.Add(key);
-                n++;
-            }
-            if (n == 0 && p.OurListeners.Count == 0)
-            {
-                sb.Append("exit 0\n");
-            }
-            else
-            {
-                sb.Append("sleep 1\nfor n in tcp tcp6 udp udp6; do echo \"@$n\"; cat /proc/net/$n 2>/dev/null; done\n");
-            }
-            Verbose($"{p.Name}: starting {n} temporary listener(s) for the port checks ({string.Join(", ", p.OurListeners)}).");
-            SshExecResult r = await p.Shell.ExecAsync(sb.ToString(), null, timeout, StopToken).ConfigureAwait(false);
+            string runDir = $"/tmp/swarmadmin-ready-{runId}";
+            var started = new List<string>();
+            string script = ReadinessScripts.StartListeners(ToolsOf(p), p.Listening, Ports(), runDir, started);
+            if (script == null) return; // every port has its own listener already (or no tool could start one)
+            foreach (string key in started) p.OurListeners.Add(key);
+            Verbose($"{p.Name}: starting {started.Count} temporary listener(s) for the port checks ({string.Join(", ", started)}).");
+            p.RunDir = runDir; // from now on the collection stops whatever was started, even if this step fails
+            SshExecResult r = await p.Shell.ExecAsync(Env + script, null, timeout, StopToken).ConfigureAwait(false);
             if (r.ExitCode != 0) throw new InvalidOperationException($"starting listeners failed (exit {r.ExitCode}): {InstallSwarmEngineCommand.Tail(r.StdErr, 3)}");
-            if (n > 0)
-            {
-                var now = ListeningFrom(r.StdOut);
-                foreach (string key in p.OurListeners.ToList()) if (!now.Contains(key)) p.OurListeners.Remove(key);
-            }
+            var now = ListeningFrom(r.StdOut);
+            foreach (string key in p.OurListeners.ToList()) if (!now.Contains(key)) p.OurListeners.Remove(key);
         }
 
-        private async Task PairProbesAsync(Probe src, List<Probe> all, string[][] tokens, Dictionary<(int, int, string), string> results, Dictionary<(int, int), string> mtuResults, TimeSpan timeout)
+        private static HashSet<string> ToolsOf(Probe p) => new HashSet<string>(p.Facts.TryGetValue("tool", out var t) ? t : new List<string>(), StringComparer.Ordinal);
+
+        private async Task PairProbesAsync(Probe src, List<Probe> all, string[] tokens, Dictionary<(int, int, string), string> results, Dictionary<(int, int), string> mtuResults, TimeSpan timeout)
         {
             int si = all.IndexOf(src);
-            bool bash = HasTool(src, "bash"), timeoutTool = HasTool(src, "timeout");
-            string to = timeoutTool ? "timeout 5 " : "";
-            var sb = new StringBuilder(Env + $"t=$(mktemp -d /tmp/swarmadmin-probe.XXXXXX)\ntrap 'rm -rf \"$t\"' EXIT\n");
-            sb.Append(@"tcp_try() { # idx ip port
-  if " + (bash ? "true" : "false") + @"; then " + to + @"bash -c ""exec 3<>/dev/tcp/$2/$3"" 2>""$t/e.$1.$3""; rc=$?
-  elif " + (HasTool(src, "nc-z") ? "true" : "false") + @"; then " + to + @"nc -z -w 3 ""$2"" ""$3"" 2>""$t/e.$1.$3""; rc=$?
-  elif " + (HasTool(src, "nc") ? "true" : "false") + @"; then " + to + @"nc -w 3 ""$2"" ""$3"" </dev/null >/dev/null 2>""$t/e.$1.$3""; rc=$?
-  else echo ""r $1 tcp $3 notool""; return; fi
-  if [ $rc -eq 0 ]; then echo ""r $1 tcp $3 ok""
-  elif grep -qi refused ""$t/e.$1.$3"" 2>/dev/null; then echo ""r $1 tcp $3 refused""
-  else echo ""r $1 tcp $3 timeout""; fi
-}
-tcp_check() { # retries a refused connect: a one-connection listener may be between two accepts
-  for i in 1 2 3 4 5; do
-    res=$(tcp_try ""$@""); case ""$res"" in *refused) sleep 1 ;; *) break ;; esac
-  done
-  echo ""$res""
-}
-udp_send() { # ip port token
-");
-            if (bash) sb.Append("  printf '%s\\n' \"$3\" 2>/dev/null > /dev/udp/$1/$2 && return 0\n");
-            if (HasTool(src, "socat")) sb.Append("  printf '%s\\n' \"$3\" | socat -u - UDP-SENDTO:$1:$2 2>/dev/null && return 0\n");
-            if (HasTool(src, "python3")) sb.Append("  python3 -c 'import socket,sys; socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto((sys.argv[3]+\"\\n\").encode(),(sys.argv[1],int(sys.argv[2])))' \"$1\" \"$2\" \"$3\" 2>/dev/null && return 0\n");
-            if (HasTool(src, "nc-u") && timeoutTool) sb.Append("  printf '%s\\n' \"$3\" | timeout 2 nc -u -w 1 \"$1\" \"$2\" 2>/dev/null; return 0\n");
-            sb.Append("  return 1\n}\n");
-            bool canSendUdp = bash || HasTool(src, "socat") || HasTool(src, "python3") || (HasTool(src, "nc-u") && timeoutTool);
-
-            for (int di = 0; di < all.Count; di++)
-            {
-                if (di == si) continue;
-                Probe dst = all[di];
-                foreach (var (proto, port) in Ports().Where(x => x.Item1 == "tcp"))
-                    sb.Append($"tcp_check {di} {dst.Address} {port} > \"$t/r.{di}.{port}\" &\n");
-                if (HasTool(src, "iputils-ping") && src.Result.Mtu.HasValue)
-                {
-                    int size = Math.Min(src.Result.Mtu.Value, dst.Result.Mtu ?? src.Result.Mtu.Value) - 28;
-                    sb.Append($"( if ping -c 1 -W 2 {dst.Address} >/dev/null 2>&1; then if ping -c 1 -W 2 -M do -s {size} {dst.Address} >/dev/null 2>&1; then echo \"m {di} ok {size + 28}\"; else echo \"m {di} toolarge {size + 28}\"; fi; else echo \"m {di} noreply\"; fi ) > \"$t/m.{di}\" &\n");
-                }
-            }
-            sb.Append("wait\n");
-            if (canSendUdp)
-            {
-                // three rounds of one datagram per node and port: the collector counts what arrived
-                sb.Append("for round in 1 2 3; do\n");
-                for (int di = 0; di < all.Count; di++)
-                {
-                    if (di == si) continue;
-                    foreach (var (proto, port) in Ports().Where(x => x.Item1 == "udp"))
-                        sb.Append($"  udp_send {all[di].Address} {port} {tokens[si][di]}p{port} || echo \"r {di} udp {port} notool\" > \"$t/u.{di}.{port}\"\n");
-                }
-                sb.Append("  sleep 1\ndone\n");
-                for (int di = 0; di < all.Count; di++)
-                {
-                    if (di == si) continue;
-                    foreach (var (proto, port) in Ports().Where(x => x.Item1 == "udp"))
-                        sb.Append($"if [ -s \"$t/u.{di}.{port}\" ]; then cat \"$t/u.{di}.{port}\"; else echo \"r {di} udp {port} sent\"; fi\n");
-                }
-            }
-            else
-            {
-                for (int di = 0; di < all.Count; di++)
-                {
-                    if (di == si) continue;
-                    foreach (var (proto, port) in Ports().Where(x => x.Item1 == "udp")) sb.Append($"echo \"r {di} udp {port} notool\"\n");
-                }
-            }
-            sb.Append("cat \"$t\"/r.* \"$t\"/m.* 2>/dev/null\nexit 0\n");
+            var dsts = all.Select((d, i) => (Index: i, d.Address, d.Result.Mtu)).Where(d => d.Index != si).ToList();
+            string script = ReadinessScripts.PairProbe(ToolsOf(src), src.Result.Mtu, dsts, Ports(), tokens[si]);
             Verbose($"{src.Name}: checking TCP {string.Join(", ", Ports().Where(x => x.Item1 == "tcp").Select(x => x.Item2))} and UDP {string.Join(", ", Ports().Where(x => x.Item1 == "udp").Select(x => x.Item2))} to {all.Count - 1} other node(s).");
-            SshExecResult r = await src.Shell.ExecAsync(sb.ToString(), null, timeout + TimeSpan.FromSeconds(30), StopToken).ConfigureAwait(false);
+            SshExecResult r = await src.Shell.ExecAsync(Env + script, null, timeout + TimeSpan.FromSeconds(30), StopToken).ConfigureAwait(false);
             foreach (string raw in (r.StdOut ?? string.Empty).Split('\n'))
             {
                 string[] f = raw.Trim().Split(' ');
@@ -542,18 +440,7 @@ udp_send() { # ip port token
         {
             if (p.RunDir == null || p.Shell == null) return;
             string dir = p.RunDir;
-            string script = Env + $@"d={dir}
-[ -d ""$d"" ] || exit 0
-for f in ""$d""/*.recv; do [ -f ""$f"" ] && echo ""got ${{f##*/}} $(tr '\n' ' ' < ""$f"")""; done
-for f in ""$d""/*.pid; do
-  [ -f ""$f"" ] || continue
-  pid=$(cat ""$f"")
-  kill -TERM -""$pid"" 2>/dev/null || kill -TERM ""$pid"" 2>/dev/null
-done
-sleep 0.2 2>/dev/null || sleep 1
-for f in ""$d""/*.pid; do [ -f ""$f"" ] && {{ pid=$(cat ""$f""); kill -KILL -""$pid"" 2>/dev/null; kill -KILL ""$pid"" 2>/dev/null; }}; done
-rm -rf ""$d""
-exit 0";
+            string script = Env + ReadinessScripts.Collect(dir);
             try
             {
                 SshExecResult r = await p.Shell.ExecAsync(script, null, timeout, ct).ConfigureAwait(false);
@@ -574,7 +461,7 @@ exit 0";
             }
         }
 
-        private void EvaluatePorts(List<Probe> up, string[][] tokens, Dictionary<(int Src, int Dst, string Port), string> results)
+        private void EvaluatePorts(List<Probe> up, string[] tokens, Dictionary<(int Src, int Dst, string Port), string> results)
         {
             for (int di = 0; di < up.Count; di++)
             {
@@ -596,11 +483,11 @@ exit 0";
                             else if (res == "timeout") { blocked.Add($"{src} (no answer)"); }
                             else if (res == "refused" && (ours || theirs)) blocked.Add($"{src} (rejected)");
                             else if (res == "refused") { notChecked.Add(src); why = "nothing listens there and no tool (socat, python3, nc) could start a listener; the host answered with a reset"; }
-                            else { notChecked.Add(src); why = why ?? $"no tool on {src} to open a TCP connection (bash, nc)"; }
+                            else { notChecked.Add(src); why = why ?? $"no tool on {src} to open a TCP connection (bash, nc, python3)"; }
                         }
                         else
                         {
-                            string token = tokens[si][di] + "p" + port;
+                            string token = $"{tokens[si]}d{di}p{port}";
                             dst.Received.TryGetValue(key, out string got);
                             if (res == "notool" || res == null) { notChecked.Add(src); why = why ?? $"no tool on {src} to send UDP (bash, socat, python3, nc -u)"; }
                             else if (theirs && !ours) { notChecked.Add(src); why = $"the port is in use on {dst.Name} (by the engine or the kernel's VXLAN socket): UDP delivery cannot be seen without capturing packets"; }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Text;
 using SwarmAdmin.Quorum;
 
 namespace SwarmAdmin.Engine
@@ -169,5 +170,133 @@ namespace SwarmAdmin.Engine
                 return (FindingSeverity.Warning, $"the interface MTU is {mtu.Value}: overlay networks need an MTU of at most {overlay} (VXLAN adds {VxlanOverhead} bytes), but Docker's default is 1450. Create overlay networks with driver option com.docker.network.driver.mtu={overlay}");
             return (FindingSeverity.Info, $"interface MTU {mtu.Value} leaves {overlay} for overlay networks (Docker's default 1450 fits)");
         }
+    }
+}
+
+namespace SwarmAdmin.Engine
+{
+    /// <summary>
+    /// The shell scripts of Test-SwarmNodeReadiness's port checks (pure text, POSIX sh; tested locally and on busybox):
+    /// temporary listeners on a destination, the probes from a source, and the collection that stops the listeners.
+    /// Tool names: bash, socat, python3, nc, nc-u (nc with -u), nc-z (nc with -z), timeout, setsid, iputils-ping.
+    /// </summary>
+    internal static class ReadinessScripts
+    {
+        /// <summary>A listener command for a port nothing listens on, with the tools the node has (null: none).</summary>
+        public static string ListenerCommand(ISet<string> tools, string proto, int port, string file)
+        {
+            if (proto == "tcp")
+            {
+                if (tools.Contains("socat")) return $"socat -u TCP-LISTEN:{port},reuseaddr,fork /dev/null";
+                if (tools.Contains("python3")) return $"python3 -c 'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind((\"\",{port}))\ns.listen(64)\nwhile True:\n  c,a=s.accept()\n  c.close()'";
+                if (tools.Contains("nc")) return $"while :; do nc -l -p {port} </dev/null >/dev/null 2>&1 || nc -l {port} </dev/null >/dev/null 2>&1 || sleep 1; done";
+                return null;
+            }
+            if (tools.Contains("socat")) return $"socat -u UDP-RECV:{port},reuseaddr OPEN:{file},creat,append";
+            if (tools.Contains("python3")) return $"python3 -c 'import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((\"\",{port}))\nf=open(\"{file}\",\"ab\")\nwhile True:\n  d,a=s.recvfrom(4096)\n  f.write(d)\n  f.flush()'";
+            if (tools.Contains("nc-u") && tools.Contains("timeout")) return $"while :; do timeout 1 nc -u -l -p {port} >> {file} 2>/dev/null || timeout 1 nc -u -l {port} >> {file} 2>/dev/null; done";
+            return null;
+        }
+
+        /// <summary>
+        /// Starts a listener for each port in <paramref name="ports"/> that is not in <paramref name="listening"/> and
+        /// that a tool can serve; adds "tcp/7946"-style keys to <paramref name="started"/>. Null when there is nothing
+        /// to start. The script ends by printing /proc/net (to see which listeners really listen).
+        /// </summary>
+        public static string StartListeners(ISet<string> tools, ISet<string> listening, IEnumerable<(string Proto, int Port)> ports, string runDir, List<string> started)
+        {
+            var sb = new StringBuilder($"set -e\numask 077\nmkdir -p {runDir}\n");
+            foreach (var (proto, port) in ports)
+            {
+                string key = $"{proto}/{port}";
+                if (listening.Contains(key) || started.Contains(key)) continue;
+                string cmd = ListenerCommand(tools, proto, port, $"{runDir}/{proto}-{port}.recv");
+                if (cmd == null) continue;
+                string script = $"{runDir}/{proto}-{port}.sh";
+                // each listener: its own session (setsid: no hangup when the SSH/sudo session ends), its pid for the
+                // stop, and a watchdog that ends it after 180 s even if the stop never comes
+                sb.Append($"cat > {script} <<'SWARMADMIN_EOF'\necho $$ > {runDir}/{proto}-{port}.pid\n( sleep 180; kill -TERM -$$ 2>/dev/null; kill -TERM $$ 2>/dev/null ) </dev/null >/dev/null 2>&1 &\n{cmd}\nSWARMADMIN_EOF\n");
+                sb.Append(tools.Contains("setsid") ? $"setsid sh {script} </dev/null >/dev/null 2>&1 &\n" : $"sh {script} </dev/null >/dev/null 2>&1 &\n");
+                started.Add(key);
+            }
+            if (started.Count == 0) return null;
+            sb.Append("sleep 1\nfor n in tcp tcp6 udp udp6; do echo \"@$n\"; cat /proc/net/$n 2>/dev/null; done\n");
+            return sb.ToString();
+        }
+
+        /// <summary>
+        /// From one source to each destination: TCP connects (bash /dev/tcp, nc -z, python3 or nc), three rounds of UDP datagrams
+        /// carrying "{tokenPrefix}d{index}p{port}", and (with iputils ping) a don't-fragment ping of the interface MTU.
+        /// Prints "r INDEX PROTO PORT ok|refused|timeout|notool|sent" and "m INDEX ok|toolarge|noreply SIZE" lines.
+        /// </summary>
+        public static string PairProbe(ISet<string> tools, int? srcMtu, IList<(int Index, string Address, int? Mtu)> dsts, IEnumerable<(string Proto, int Port)> ports, string tokenPrefix)
+        {
+            var tcpPorts = ports.Where(x => x.Proto == "tcp").Select(x => x.Port).ToList();
+            var udpPorts = ports.Where(x => x.Proto == "udp").Select(x => x.Port).ToList();
+            bool bash = tools.Contains("bash"), timeoutTool = tools.Contains("timeout");
+            string to = timeoutTool ? "timeout 5 " : "";
+            var sb = new StringBuilder("t=$(mktemp -d /tmp/swarmadmin-probe.XXXXXX)\ntrap 'rm -rf \"$t\"' EXIT\n");
+            sb.Append(@"tcp_try() { # idx ip port
+  if " + (bash ? "true" : "false") + @"; then " + to + @"bash -c ""exec 3<>/dev/tcp/$2/$3"" 2>""$t/e.$1.$3""; rc=$?
+  elif " + (tools.Contains("nc-z") ? "true" : "false") + @"; then " + to + @"nc -z -w 3 ""$2"" ""$3"" 2>""$t/e.$1.$3""; rc=$?
+  elif " + (tools.Contains("python3") ? "true" : "false") + @"; then " + to + @"python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 3).close()' ""$2"" ""$3"" 2>""$t/e.$1.$3""; rc=$?
+  elif " + (tools.Contains("nc") ? "true" : "false") + @"; then " + to + @"nc -w 3 ""$2"" ""$3"" </dev/null >/dev/null 2>""$t/e.$1.$3""; rc=$?
+  else echo ""r $1 tcp $3 notool""; return; fi
+  if [ $rc -eq 0 ]; then echo ""r $1 tcp $3 ok""
+  elif grep -qi refused ""$t/e.$1.$3"" 2>/dev/null; then echo ""r $1 tcp $3 refused""
+  else echo ""r $1 tcp $3 timeout""; fi
+}
+tcp_check() { # retries a refused connect: a one-connection listener may be between two accepts
+  for i in 1 2 3 4 5; do
+    res=$(tcp_try ""$@""); case ""$res"" in *refused) sleep 1 ;; *) break ;; esac
+  done
+  echo ""$res""
+}
+udp_send() { # ip port token
+");
+            if (bash) sb.Append("  bash -c 'printf \"%s\\n\" \"$3\" > /dev/udp/$1/$2' udp \"$1\" \"$2\" \"$3\" 2>/dev/null && return 0\n"); // /dev/udp is bash's, not sh's
+            if (tools.Contains("socat")) sb.Append("  printf '%s\\n' \"$3\" | socat -u - UDP-SENDTO:$1:$2 2>/dev/null && return 0\n");
+            if (tools.Contains("python3")) sb.Append("  python3 -c 'import socket,sys; socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto((sys.argv[3]+\"\\n\").encode(),(sys.argv[1],int(sys.argv[2])))' \"$1\" \"$2\" \"$3\" 2>/dev/null && return 0\n");
+            if (tools.Contains("nc-u") && timeoutTool) sb.Append("  printf '%s\\n' \"$3\" | timeout 2 nc -u -w 1 \"$1\" \"$2\" 2>/dev/null; return 0\n");
+            sb.Append("  return 1\n}\n");
+            bool canSendUdp = bash || tools.Contains("socat") || tools.Contains("python3") || (tools.Contains("nc-u") && timeoutTool);
+
+            foreach (var d in dsts)
+            {
+                foreach (int port in tcpPorts)
+                    sb.Append($"tcp_check {d.Index} {d.Address} {port} > \"$t/r.{d.Index}.{port}\" &\n");
+                if (tools.Contains("iputils-ping") && srcMtu.HasValue)
+                {
+                    int size = Math.Min(srcMtu.Value, d.Mtu ?? srcMtu.Value) - 28;
+                    sb.Append($"( if ping -c 1 -W 2 {d.Address} >/dev/null 2>&1; then if ping -c 1 -W 2 -M do -s {size} {d.Address} >/dev/null 2>&1; then echo \"m {d.Index} ok {size + 28}\"; else echo \"m {d.Index} toolarge {size + 28}\"; fi; else echo \"m {d.Index} noreply\"; fi ) > \"$t/m.{d.Index}\" &\n");
+                }
+            }
+            sb.Append("wait\n");
+            foreach (var d in dsts)
+            {
+                foreach (int port in udpPorts)
+                {
+                    if (!canSendUdp) { sb.Append($"echo \"r {d.Index} udp {port} notool\" > \"$t/r.{d.Index}.u{port}\"\n"); continue; }
+                    // three datagrams, a second apart, in the background: the collector on the destination counts what arrived
+                    sb.Append($"( s=notool; for round in 1 2 3; do udp_send {d.Address} {port} {tokenPrefix}d{d.Index}p{port} && s=sent; sleep 1; done; echo \"r {d.Index} udp {port} $s\" > \"$t/r.{d.Index}.u{port}\" ) &\n");
+                }
+            }
+            sb.Append("wait\ncat \"$t\"/r.* \"$t\"/m.* 2>/dev/null\nexit 0\n");
+            return sb.ToString();
+        }
+
+        /// <summary>Prints what the UDP listeners received ("got udp-7946.recv TOKENS"), stops every listener in the folder and removes it.</summary>
+        public static string Collect(string runDir) => $@"d={runDir}
+[ -d ""$d"" ] || exit 0
+for f in ""$d""/*.recv; do [ -f ""$f"" ] && echo ""got ${{f##*/}} $(tr '\n' ' ' < ""$f"")""; done
+for f in ""$d""/*.pid; do
+  [ -f ""$f"" ] || continue
+  pid=$(cat ""$f"")
+  kill -TERM -""$pid"" 2>/dev/null || kill -TERM ""$pid"" 2>/dev/null
+done
+sleep 0.2 2>/dev/null || sleep 1
+for f in ""$d""/*.pid; do [ -f ""$f"" ] && {{ pid=$(cat ""$f""); kill -KILL -""$pid"" 2>/dev/null; kill -KILL ""$pid"" 2>/dev/null; }}; done
+rm -rf ""$d""
+exit 0";
     }
 }
