@@ -9,7 +9,7 @@
     Description          = 'Build and run a Docker Swarm cluster on Proxmox VE from PowerShell: typed cmdlets over the Docker Engine API through SSH, with quorum-aware node operations.'
     PowerShellVersion    = '5.1'
     DotNetFrameworkVersion = '4.7.2'   # Windows PowerShell only: netstandard2.0 libraries need .NET Framework 4.7.2
-    FormatsToProcess     = @('SwarmAdmin.Format.ps1xml', 'SwarmAdmin.Config.Format.ps1xml', 'SwarmAdmin.Secrets.Format.ps1xml', 'SwarmAdmin.Maintenance.Format.ps1xml', 'SwarmAdmin.Recovery.Format.ps1xml')
+    FormatsToProcess     = @('SwarmAdmin.Format.ps1xml', 'SwarmAdmin.Config.Format.ps1xml', 'SwarmAdmin.Secrets.Format.ps1xml', 'SwarmAdmin.Maintenance.Format.ps1xml', 'SwarmAdmin.Recovery.Format.ps1xml', 'SwarmAdmin.Engine.Format.ps1xml')
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Connect-SwarmCluster'
@@ -52,6 +52,8 @@
         'Update-SwarmConfig'
         'Invoke-SwarmRebalance'
         'Invoke-SwarmNodeMaintenance'
+        'Install-SwarmEngine'
+        'Test-SwarmNodeReadiness'
     )
     VariablesToExport    = @()
     AliasesToExport      = @()

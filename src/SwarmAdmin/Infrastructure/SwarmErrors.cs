@@ -70,6 +70,10 @@ namespace SwarmAdmin.Infrastructure
         public const string RebalanceFailed = "SwarmRebalanceFailed";
         public const string MaintenanceScriptFailed = "SwarmMaintenanceScriptFailed";
         public const string NodeAmbiguous = "SwarmNodeAmbiguous";
+        public const string EngineOsUnsupported = "SwarmEngineOsUnsupported";
+        public const string EngineInstallFailed = "SwarmEngineInstallFailed";
+        public const string EngineSourceConflict = "SwarmEngineSourceConflict";
+        public const string ReadinessCheckFailed = "SwarmReadinessCheckFailed";
     }
 
     /// <summary>An error we raise ourselves with a stable id and category (mapped 1:1 into an ErrorRecord).</summary>

@@ -44,6 +44,29 @@ namespace SwarmAdmin
             KnownHostsPath = vm.KnownHostsPath;
         }
 
+        /// <summary>A node from Install-SwarmEngine: the node it was made from (so role, labels and SSH settings carry on to Join-SwarmNode).</summary>
+        public SwarmNodeTarget(SwarmEngineInstallation installation)
+            : this((installation ?? throw new ArgumentNullException(nameof(installation))).Target ?? throw new ArgumentException($"The installation result of '{installation.Node}' carries no target.", nameof(installation)))
+        {
+        }
+
+        /// <summary>A node from Test-SwarmNodeReadiness: the node it was made from.</summary>
+        public SwarmNodeTarget(SwarmNodeReadiness readiness)
+            : this((readiness ?? throw new ArgumentNullException(nameof(readiness))).Target ?? throw new ArgumentException($"The readiness result of '{readiness.Node}' carries no target.", nameof(readiness)))
+        {
+        }
+
+        private SwarmNodeTarget(SwarmNodeTarget other)
+        {
+            Text = other.Text;
+            Name = other.Name;
+            AdvertiseAddress = other.AdvertiseAddress;
+            Role = other.Role;
+            Labels = new Dictionary<string, string>(other.Labels, StringComparer.Ordinal);
+            KeyFile = other.KeyFile;
+            KnownHostsPath = other.KnownHostsPath;
+        }
+
         /// <summary>The SSH target as given.</summary>
         public string Text { get; }
         /// <summary>The node's name (from the cluster file), or null.</summary>

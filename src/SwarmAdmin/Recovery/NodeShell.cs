@@ -65,6 +65,20 @@ namespace SwarmAdmin.Recovery
             return r.StdOut;
         }
 
+        /// <summary>
+        /// Runs a POSIX shell script as root (sudo -n for another user) and returns its exit code and output without
+        /// judging them. The script sees the SSH connection's addresses in $SWARMADMIN_SSH (what $SSH_CONNECTION says
+        /// before sudo resets the environment). Never put a secret in it.
+        /// </summary>
+        public Task<SshExecResult> ExecAsync(string script, Stream stdin = null, TimeSpan? timeout = null, CancellationToken ct = default)
+        {
+            string command = (IsRoot ? "SWARMADMIN_SSH=\"$SSH_CONNECTION\" sh -c " : "sudo -n env SWARMADMIN_SSH=\"$SSH_CONNECTION\" sh -c ") + Quote(script);
+            return _session.RunAsync(command, stdin, null, timeout ?? TimeSpan.FromSeconds(120), ct);
+        }
+
+        /// <summary>True when commands run through sudo -n (the SSH user is not root).</summary>
+        public bool UsesSudo => !IsRoot;
+
         /// <summary>The engine over this session; fails while the engine is stopped.</summary>
         public Task<EngineConnection> OpenEngineAsync(CancellationToken ct) => EngineConnection.OpenOverSessionAsync(_session, _timeout, ct);
 

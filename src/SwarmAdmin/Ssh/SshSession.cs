@@ -244,11 +244,16 @@ namespace SwarmAdmin.Ssh
                 cts.CancelAfter(timeout);
                 cmd.CommandTimeout = System.Threading.Timeout.InfiniteTimeSpan;
                 Task exec = cmd.ExecuteAsync(cts.Token);
-                Stream input = cmd.CreateInputStream();
+                Stream input;
+                // ExecuteAsync opens the channel before it returns; a quick command (date) may already have finished
+                // and closed it, and then SSH.NET refuses an input stream ("can be used only during execution"):
+                // such a command read no input, so there is nothing to send
+                try { input = cmd.CreateInputStream(); }
+                catch (InvalidOperationException) { input = null; }
                 Task pumpIn = Task.Run(async () =>
                 {
-                    try { if (stdin != null) await stdin.CopyToAsync(input, 81920, cts.Token).ConfigureAwait(false); }
-                    finally { input.Dispose(); }
+                    try { if (stdin != null && input != null) await stdin.CopyToAsync(input, 81920, cts.Token).ConfigureAwait(false); }
+                    finally { input?.Dispose(); }
                 });
                 var text = stdout == null ? new MemoryStream() : null;
                 Task pumpOut = Task.Run(() => cmd.OutputStream.CopyToAsync(stdout ?? text, 81920, cts.Token));
