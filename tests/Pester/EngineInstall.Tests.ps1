@@ -1,20 +1,8 @@
-# Install-SwarmEngine on fresh Debian 12 nodes (systemd, sshd, apt, no docker) through the lab's apt-cacher-ng.
-#
-# ============================================================================================================
-#  LEAD: NOT YET ENABLED, NEVER RUN. These tests need `lab.sh add-fresh-node` (issue #9, lab part), written
-#  against its announced interface:
-#    bash tests/lab/lab.sh add-fresh-node NAME --address IP --state STATE   (Debian 12 + systemd + sshd + apt,
-#        no docker; adds the node to the state file and known_hosts; the state file gets "AptProxy")
-#    the inner dockerd needs daemon.json {"cgroup-parent": "/<name>"}  (passed with -DaemonConfig)
-#  Enable them by setting $FreshNodeTestsEnabled below to $true once that lands. They are not skipped silently:
-#  while disabled they show as skipped with this reason, and the tripwire test FAILS as soon as lab.sh has
-#  add-fresh-node but the switch is still off.
-# ============================================================================================================
-BeforeDiscovery {
-    $script:FreshNodeTestsEnabled = $false
-    $script:SkipReason = 'fresh-node lab (lab.sh add-fresh-node) not enabled yet: see the LEAD note at the top of EngineInstall.Tests.ps1'
-}
-
+# Install-SwarmEngine on fresh Debian 12 nodes (systemd, sshd, apt, no docker: `lab.sh add-fresh-node`) through the
+# lab's apt-cacher-ng (the state file's AptProxy). The nodes are made without any APT proxy setting
+# (--no-apt-proxy: they have no route out), so only the proxy Install-SwarmEngine writes lets apt reach Debian.
+# Two of them get the engine, then join the lab's swarm through the pipeline users write; the third one's own APT
+# configuration names a proxy that does not answer.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:FQ = ',SwarmAdmin.Commands.InstallSwarmEngineCommand'
@@ -26,23 +14,17 @@ AfterAll {
     Remove-Item -Recurse -Force $Tmp -ErrorAction SilentlyContinue
 }
 
-Describe 'Fresh-node tests are enabled once the lab can make fresh nodes' {
-    It 'tripwire: lab.sh add-fresh-node exists only when these tests are switched on' -Skip:$FreshNodeTestsEnabled {
-        $labHasFreshNodes = (Get-Content -Raw $LabScript) -match 'add-fresh-node'
-        $labHasFreshNodes | Should -BeFalse -Because 'lab.sh can make fresh nodes now: set $FreshNodeTestsEnabled = $true in EngineInstall.Tests.ps1'
-    }
-}
-
-Describe "Install-SwarmEngine on fresh Debian 12 nodes$(if (-not $FreshNodeTestsEnabled) { " [SKIPPED: $SkipReason]" })" -Tag FreshNode -Skip:(-not $FreshNodeTestsEnabled) {
+Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode {
     BeforeAll {
-        # f1 becomes the first manager, f2 a manager with labels (Join-SwarmNode's default would be a worker, so the
-        # role really comes from the cluster file), f3 is the node whose proxy is unreachable.
+        # f1 and f2 join the lab swarm as workers with the labels of the cluster file (an engine 20.10 manager would
+        # not belong in a 26.1 swarm); f3 is the node whose proxy is unreachable.
         $script:Fresh = @(
-            [pscustomobject]@{ Name = 'swarmlab-f1'; Address = '10.213.57.91'; Role = 'manager'; Labels = '{ engtest.first: "yes" }' }
-            [pscustomobject]@{ Name = 'swarmlab-f2'; Address = '10.213.57.92'; Role = 'manager'; Labels = '{ engtest.zone: b, engtest.tier: db }' }
+            [pscustomobject]@{ Name = 'swarmlab-f1'; Address = '10.213.57.91'; Role = 'worker'; Labels = '{ engtest.first: "yes" }' }
+            [pscustomobject]@{ Name = 'swarmlab-f2'; Address = '10.213.57.92'; Role = 'worker'; Labels = '{ engtest.zone: b, engtest.tier: db }' }
             [pscustomobject]@{ Name = 'swarmlab-f3'; Address = '10.213.57.93'; Role = 'worker'; Labels = '{}' }
         )
-        foreach ($n in $Fresh) { Invoke-Lab add-fresh-node $n.Name --address $n.Address --state $LabStatePath | Out-Null }
+        foreach ($n in $Fresh) { Invoke-Lab add-fresh-node $n.Name --address $n.Address --no-apt-proxy --state $LabStatePath | Out-Null }
+        $script:LabCtx = Connect-Lab -NoDefault
         $script:Lab = Get-Content $LabStatePath -Raw | ConvertFrom-Json      # now with AptProxy and the new nodes' host keys
         $Lab.AptProxy | Should -Not -BeNullOrEmpty -Because 'add-fresh-node writes AptProxy into the state file'
         $script:Proxy = $Lab.AptProxy
@@ -50,7 +32,9 @@ Describe "Install-SwarmEngine on fresh Debian 12 nodes$(if (-not $FreshNodeTests
         $header = @('name: engine-test', 'proxmox:', '  hosts:', '    - name: lab-pve1', '      storages: [local-lvm]', 'ssh:', '  user: root', "  keyFile: $($Lab.KeyPath)", "  knownHostsPath: $($Lab.KnownHostsPath)",
             'defaults:', '  cores: 1', '  memory: 1GB', '  bootDisk: 10GB', 'nodes:')
         function script:Get-NodeLines($n) { "  - name: $($n.Name)", "    ip: $($n.Address)", '    proxmoxHost: lab-pve1', "    role: $($n.Role)", "    labels: $($n.Labels)" }
-        $lines = $header + @($Fresh | ForEach-Object { Get-NodeLines $_ })
+        # the file also declares the lab swarm's first manager (a cluster file needs one); the new VMs are its workers
+        $m1 = [pscustomobject]@{ Name = $Managers[0].Name; Address = $Managers[0].Address; Role = 'manager'; Labels = '{}' }
+        $lines = $header + @(@($m1) + $Fresh | ForEach-Object { Get-NodeLines $_ })
         $script:ClusterFile = Join-Path $Tmp 'fresh.yml'
         Set-Content -LiteralPath $ClusterFile -Value $lines
         $script:Config = Import-SwarmClusterConfig $ClusterFile
@@ -58,7 +42,7 @@ Describe "Install-SwarmEngine on fresh Debian 12 nodes$(if (-not $FreshNodeTests
         $script:F3 = $Config.Nodes | Where-Object Name -eq 'swarmlab-f3'
         # the same two nodes as their own cluster file, for the pipeline as users write it
         $script:PairFile = Join-Path $Tmp 'pair.yml'
-        Set-Content -LiteralPath $PairFile -Value ($header + @($Fresh | Select-Object -First 2 | ForEach-Object { Get-NodeLines $_ }))
+        Set-Content -LiteralPath $PairFile -Value ($header + @(@($m1) + @($Fresh | Select-Object -First 2) | ForEach-Object { Get-NodeLines $_ }))
 
         # One invocation gives every node the same daemon.json. The lab asked for cgroup-parent "/<name>": each node
         # gets its own by installing it with its own -DaemonConfig when that matters; here both share the invocation,
@@ -71,8 +55,20 @@ Describe "Install-SwarmEngine on fresh Debian 12 nodes$(if (-not $FreshNodeTests
     }
 
     AfterAll {
-        if ($script:SwarmCtx) { Disconnect-SwarmCluster -Context $SwarmCtx -ErrorAction SilentlyContinue }
+        # out of the lab swarm first (leave, then the entry removed), then the machines
+        foreach ($n in $Fresh) {
+            if (Get-SwarmNode -Context $LabCtx -Name $n.Name -ErrorAction SilentlyContinue) {
+                try { Remove-SwarmNode -Context $LabCtx -Name $n.Name -Force -Confirm:$false -ErrorAction Stop | Out-Null } catch { Write-Warning "$($n.Name): $_" }
+            }
+        }
         foreach ($n in $Fresh) { try { Invoke-Lab remove-node $n.Name | Out-Null } catch { Write-Warning $_ } }
+        if ($LabCtx) { Disconnect-SwarmCluster -Context $LabCtx -ErrorAction SilentlyContinue }
+    }
+
+    It 'a fresh node has no engine and no APT proxy, and cannot reach Debian without one' {
+        Invoke-Node 'swarmlab-f1' 'command -v dockerd || echo none' | Should -Be 'none'
+        Invoke-Node 'swarmlab-f1' 'grep -rl Proxy /etc/apt/apt.conf.d/ 2>/dev/null || echo none' | Should -Be 'none'
+        Invoke-Node 'swarmlab-f1' 'ip route show default | wc -l' | Should -Be '0'
     }
 
     It '-WhatIf on fresh nodes shows the plan and changes nothing (not even apt-get update)' {
@@ -85,7 +81,7 @@ Describe "Install-SwarmEngine on fresh Debian 12 nodes$(if (-not $FreshNodeTests
     }
 
     It 'installs docker.io through the APT proxy on both nodes in parallel: one version, held, daemon.json, engine answering' {
-        $script:First = @(Import-SwarmClusterConfig $PairFile | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon -ThrottleLimit 2)
+        $script:First = @($Pair | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon -ThrottleLimit 2)
         $First.Count | Should -Be 2
         $First.Node | Should -Be 'swarmlab-f1', 'swarmlab-f2'
         foreach ($r in $First) {
@@ -145,18 +141,19 @@ Describe "Install-SwarmEngine on fresh Debian 12 nodes$(if (-not $FreshNodeTests
         $back.Restarted | Should -BeTrue
     }
 
-    It 'the pipeline joins the installed nodes with the roles and labels of the cluster file' {
-        $installed = @(Import-SwarmClusterConfig $PairFile | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon)
-        $installed.Changed | Should -Be @($false, $false)
-        $script:SwarmCtx = $installed[0] | Initialize-Swarm -KeyFile $Lab.KeyPath -KnownHostsPath $Lab.KnownHostsPath -NoDefault
-        $joined = $installed[1] | Join-SwarmNode -Context $SwarmCtx
-        $joined.Hostname | Should -Be 'swarmlab-f2'
-        $joined.Role | Should -Be 'Manager' -Because 'the cluster file declares it (a joining node is a worker by default)'
-        $joined.Labels['engtest.zone'] | Should -Be 'b'
-        $joined.Labels['engtest.tier'] | Should -Be 'db'
-        $first = Get-SwarmNode -Context $SwarmCtx -Name 'swarmlab-f1'
-        $first.Labels['engtest.first'] | Should -Be 'yes'
-        (Invoke-Node 'swarmlab-f2' "docker info --format '{{.Swarm.ControlAvailable}}'").Trim() | Should -Be 'true'
+    It 'the pipeline joins the installed nodes to the lab swarm with the roles and labels of the cluster file' {
+        $joined = @((Import-SwarmClusterConfig $PairFile).Nodes | Where-Object Role -eq 'Worker' |
+            Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon | Join-SwarmNode -Context $LabCtx)
+        $joined.Hostname | Should -Be 'swarmlab-f1', 'swarmlab-f2'
+        $joined.Role | Should -Be 'Worker', 'Worker'
+        $joined[0].Labels['engtest.first'] | Should -Be 'yes'
+        $joined[1].Labels['engtest.zone'] | Should -Be 'b'
+        $joined[1].Labels['engtest.tier'] | Should -Be 'db'
+        # the lab's own docker CLI sees them, Ready, in the same swarm as its managers
+        $ls = Invoke-LabDocker $Managers[0].Name @('node', 'ls', '--format', '{{.Hostname}} {{.Status}}')
+        $ls | Should -Contain 'swarmlab-f1 Ready'
+        $ls | Should -Contain 'swarmlab-f2 Ready'
+        (Invoke-Node 'swarmlab-f2' "docker info --format '{{.Swarm.LocalNodeState}}'").Trim() | Should -Be 'active'
     }
 
     It 'an unreachable proxy on one node fails that node at AptUpdate, and the other node still completes' {

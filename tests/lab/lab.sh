@@ -1489,7 +1489,9 @@ cmd_add_fresh_node() {
     take_lock
     ensure_host_packages
     local proxy=""
-    if [[ $use_proxy == 1 ]]; then start_apt_proxy; proxy=$APT_PROXY_URL; fi
+    # the lab's APT cache runs either way (state file: AptProxy); --no-apt-proxy only leaves the node unconfigured
+    start_apt_proxy
+    if [[ $use_proxy == 1 ]]; then proxy=$APT_PROXY_URL; fi
     t=$(date +%s)
     if node_exists "$n"; then
         log "starting stopped fresh node $n"
