@@ -141,6 +141,29 @@ Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode {
         $back.Restarted | Should -BeTrue
     }
 
+    It 'Test-SwarmNodeReadiness before the join: engine, path MTU with iputils ping, the swarm ports between the nodes, clock, disk' {
+        $r = @($Pair | Test-SwarmNodeReadiness)
+        $r.Count | Should -Be 2
+        foreach ($n in $r) {
+            $n.Node | Should -BeIn 'swarmlab-f1', 'swarmlab-f2'
+            $n.Status | Should -Not -Be 'NotReady' -Because ($n.Findings | Where-Object Severity -ge 'Error' | Out-String)
+            $n.EngineVersion | Should -Be $First[0].EngineVersion
+            $n.Os | Should -Be 'debian'
+            $n.ClockOffsetSeconds | Should -Not -BeNullOrEmpty
+            $n.FreeDiskGB | Should -BeGreaterThan 0
+            $checks = @($n.Findings | ForEach-Object Check)
+            foreach ($c in 'Engine', 'Overlay', 'TimeSync', 'Clock', 'Mtu', 'Disk', 'Port') { $checks | Should -Contain $c }
+            # Debian has iputils ping: the path MTU is measured with don't-fragment packets, not just read off the interface
+            @($n.Findings | Where-Object { $_.Check -eq 'Mtu' -and $_.Message -match 'full-size packets \(\d+ bytes, don.t-fragment\) reach 1 other node' }).Count | Should -Be 1
+            # not in a swarm yet: every swarm port is checked through a temporary listener, TCP and UDP
+            foreach ($port in 'tcp/2377', 'tcp/7946', 'udp/7946', 'udp/4789') {
+                @($n.Findings | Where-Object { $_.Check -eq 'Port' -and $_.Severity -eq 'Info' -and $_.Message -like "$port on $($n.Node) is reachable from all 1 other node(s)*" }).Count | Should -Be 1 -Because "$port on $($n.Node)"
+            }
+            # and nothing of those listeners is left behind
+            Invoke-Node $n.Node 'ss -Hltun | grep -cE ":(2377|7946|4789)\b" || true' | Should -Be '0'
+        }
+    }
+
     It 'the pipeline joins the installed nodes to the lab swarm with the roles and labels of the cluster file' {
         $joined = @((Import-SwarmClusterConfig $PairFile).Nodes | Where-Object Role -eq 'Worker' |
             Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon | Join-SwarmNode -Context $LabCtx)
