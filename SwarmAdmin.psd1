@@ -71,6 +71,7 @@
 - Stacks: Deploy-SwarmStack (docker stack deploy compatible, -WhatIf diffs, unchanged services untouched, -Wait, -RollbackOnFailure), Get/Remove-SwarmStack, services, tasks and logs as objects, secrets and configs with rotation.
 - Proxmox VE: Connect-SwarmProxmox with pinned TLS, New/Start/Stop/Remove-SwarmVm from cloud-init templates, Sync-SwarmCluster converges a cluster file onto VMs and the swarm.
 - Disaster recovery: Backup-SwarmManager (encrypted archive), Restore-SwarmManager, Restore-SwarmQuorum after losing the majority of managers.
+- Engine install: Install-SwarmEngine puts one Docker Engine version on fresh Debian/Ubuntu machines over SSH (APT proxy, distribution or Docker repository, daemon.json with log rotation, MTU and metrics address; idempotent, parallel, pipes into Join-SwarmNode); Test-SwarmNodeReadiness checks engine, vxlan, time, swarm ports between machines, path MTU and disk.
 - Shipping: gallery package (build.ps1 -Task Package), complete help for every cmdlet and the topics about_SwarmAdmin, about_SwarmAdmin_Trust and about_SwarmAdmin_Quorum, a table view for every output type, argument completers for node, stack, service, secret, config and VM names (2-second budget), examples (scheduled health check with JSON/HTML/Prometheus output, label recipes, deploy from git, bootstrap), MIT license.
 '@
         }
