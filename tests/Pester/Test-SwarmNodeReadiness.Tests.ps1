@@ -35,10 +35,9 @@ AfterAll {
 
 Describe 'Test-SwarmNodeReadiness on the swarm nodes' {
     BeforeAll {
-        # managers only: every swarm port they need already has a listener (dockerd, the kernel's VXLAN socket), so no
-        # temporary listener is started on the shared swarm (a worker has nothing on 2377, and a listener there could
-        # get in the way of another test promoting it at that moment)
-        $script:SwarmNodes = @($Managers)
+        # managers and workers: a node in a swarm gets no temporary listener at all (its engine owns the swarm ports;
+        # a listener could keep a worker being promoted meanwhile from binding 2377), so this is safe on the shared swarm
+        $script:SwarmNodes = @($Managers) + @($Workers)
         $script:Before = @{}
         foreach ($n in $SwarmNodes) { $Before[$n.Name] = Get-NodeTrace $n.Name }
         $script:Results = @(Test-Lab $SwarmNodes)
@@ -71,26 +70,55 @@ Describe 'Test-SwarmNodeReadiness on the swarm nodes' {
             ($r.Findings | Where-Object Check -eq 'TimeSync').Message | Should -Match 'container'
             $r.ClockOffsetSeconds | Should -Not -BeNullOrEmpty
             [math]::Abs($r.ClockOffsetSeconds) | Should -BeLessThan 1.5 -Because 'the nodes share this machine''s kernel clock (busybox date has whole seconds only)'
-            ($r.Findings | Where-Object Check -eq 'Clock').Severity | Should -Be 'Info'
+            $clock = @($r.Findings | Where-Object Check -eq 'Clock')
+            $clock.Count | Should -Be 2
+            foreach ($c in $clock) { $c.Severity | Should -Be 'Info' }
+            ($clock.Message -join ' ') | Should -Match 'median of the \d+ nodes'
+            ($clock.Message -join ' ') | Should -Match 'this machine'
             $r.FreeDiskGB | Should -BeGreaterThan 0
         }
     }
 
-    It 'finds TCP 2377 and 7946 reachable between all swarm nodes, and says honestly that UDP was not checked' {
+    It 'finds TCP 2377 and 7946 reachable between all swarm nodes through the engines'' own listeners, and says honestly what was not checked' {
         $others = $SwarmNodes.Count - 1
         foreach ($r in $Results) {
             $ports = @($r.Findings | Where-Object Check -eq 'Port')
             $ports.Count | Should -Be 4
+            foreach ($p in $ports) {
+                $p.Severity | Should -Be 'Info' -Because $p.Message   # no false Error (udp/4789 on the workers, 2377 on the workers)
+                $p.Message | Should -Not -Match 'temporary listener'
+            }
             ($ports | Where-Object Message -like 'tcp/7946 *').Message | Should -Match "reachable from all $others other node"
-            ($ports | Where-Object Message -like 'tcp/2377 *').Severity | Should -Be 'Info'
             foreach ($udp in $ports | Where-Object Message -like 'udp/*') {
-                $udp.Severity | Should -Be 'Info'
                 $udp.Message | Should -Match 'not checked'
                 $udp.Message | Should -Not -Match 'reachable from all'
             }
         }
-        $m = $Results | Where-Object Node -eq $Managers[0].Name
-        ($m.Findings | Where-Object Message -like 'tcp/2377 *').Message | Should -Match "reachable from all $others other node"
+        foreach ($m in $Results | Where-Object Node -in $Managers.Name) {
+            ($m.Findings | Where-Object Message -like 'tcp/2377 *').Message | Should -Match "reachable from all $others other node"
+        }
+        foreach ($w in $Results | Where-Object Node -in $Workers.Name) {
+            ($w.Findings | Where-Object Message -like 'tcp/2377 *').Message | Should -Match "not checked: $([regex]::Escape($w.Node)) is in a swarm \(its engine owns these ports\)"
+        }
+    }
+
+    It 'starts no listener on two swarm members (workers, nothing on 2377): no new sockets, nothing left' {
+        $two = @($Workers | Select-Object -First 2)
+        $before = @{}; foreach ($n in $two) { $before[$n.Name] = Get-NodeTrace $n.Name }
+        # as plain SSH targets (a cluster file needs a manager): the nodes then go by their addresses
+        $r = @(Test-SwarmNodeReadiness -Node ($two | ForEach-Object { "root@$($_.Address)" }) -KeyFile $Lab.KeyPath -KnownHostsPath $Lab.KnownHostsPath -Verbose 4>&1)
+        $verbose = @($r | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        @($verbose | Where-Object { $_ -match 'starting \d+ temporary listener' }).Count | Should -Be 0
+        @($verbose | Where-Object { $_ -match 'in a swarm \(active\): no temporary listeners' }).Count | Should -Be 2
+        $res = @($r | Where-Object { $_ -is [SwarmAdmin.SwarmNodeReadiness] })
+        $res.Count | Should -Be 2
+        foreach ($x in $res) { $x.Status | Should -Not -Be 'NotReady' -Because (($x.Findings | Where-Object Severity -ge Error | ForEach-Object Message) -join '; ') }
+        $res.Node | Should -Be @($two | ForEach-Object Address)
+        foreach ($x in $res) {
+            ($x.Findings | Where-Object Message -like 'udp/4789 *').Severity | Should -Be 'Info'
+            ($x.Findings | Where-Object Message -like 'tcp/2377 *').Message | Should -Match 'is in a swarm'
+        }
+        foreach ($n in $two) { Get-NodeTrace $n.Name | Should -Be $before[$n.Name] }
     }
 
     It 'changed nothing on the nodes: same listening sockets, no temp folders, no listener left' {
@@ -158,7 +186,8 @@ Describe 'Test-SwarmNodeReadiness with the spare node' {
             Invoke-Lab exec $Spare.Name -- umount /sys/module/vxlan | Out-Null
         }
         $r.Count | Should -Be 1
-        $r[0].Node | Should -Be "root@$($Spare.Address)"
+        $r[0].Node | Should -Be $Spare.Address -Because 'a target without a name goes by its SSH host'
+        $r[0].Target.Text | Should -Be "root@$($Spare.Address)"
         $r[0].Status | Should -Be 'NotReady'
         $o = $r[0].Findings | Where-Object Check -eq 'Overlay'
         $o.Severity | Should -Be 'Error'
@@ -167,6 +196,15 @@ Describe 'Test-SwarmNodeReadiness with the spare node' {
         # and with the folder back, it is fine again
         $again = Test-SwarmNodeReadiness -Node "root@$($Spare.Address)" -KeyFile $Lab.KeyPath -KnownHostsPath $Lab.KnownHostsPath
         ($again.Findings | Where-Object Check -eq 'Overlay').Severity | Should -Be 'Info'
+    }
+}
+
+Describe 'Test-SwarmNodeReadiness with the same machine given twice' {
+    It 'checks it once, with a warning' {
+        $r = @(Test-SwarmNodeReadiness -Node "root@$($Spare.Address)", "ssh://root@$($Spare.Address):22" -KeyFile $Lab.KeyPath -KnownHostsPath $Lab.KnownHostsPath -WarningVariable w 3>$null)
+        $r.Count | Should -Be 1
+        ($w -join ' ') | Should -Match 'same machine'
+        ($r[0].Findings | Where-Object Check -eq 'Port').Message | Should -Match 'at least two nodes'
     }
 }
 
@@ -215,7 +253,10 @@ Describe 'The port-check scripts with bash and python3 (on this machine, not the
         [System.Collections.Generic.HashSet[string]]$listening = New-ToolSet "tcp/$($Base + 1)"
         $start = $Scripts.GetMethod('StartListeners').Invoke($null, @($dstTools, $listening, $TestPorts, $Dir, $started))
         @($started) | Should -Be @("tcp/$Base", "udp/$($Base + 2)", "udp/$($Base + 3)")
-        & sh -c $start | Out-Null
+        $boundLines = @(& sh -c $start)
+        $boundLines | Should -Contain "bound tcp/$Base"
+        $boundLines | Should -Contain "bound udp/$($Base + 2)"
+        $boundLines | Should -Contain "bound udp/$($Base + 3)"
         $dsts = [System.Collections.Generic.List[System.ValueTuple[int, string, System.Nullable[int]]]]::new()
         $dsts.Add([System.ValueTuple]::Create(1, '127.0.0.1', [System.Nullable[int]]1500))
         $lines = foreach ($tools in @(@('bash', 'timeout'), @('python3'))) {
@@ -231,5 +272,27 @@ Describe 'The port-check scripts with bash and python3 (on this machine, not the
         Start-Sleep -Milliseconds 300
         Test-Path $Dir | Should -BeFalse
         (& sh -c "ps -eo args | grep -E '^(python3 -c|sh $Dir)' || true") | Should -BeNullOrEmpty
+    }
+
+    It 'tells a port another process holds apart from a bound one: notbound, and that listener stopped at once' {
+        # another process (think: the engine's VXLAN socket appearing after the probe) has the UDP port
+        $psi = [System.Diagnostics.ProcessStartInfo]::new('python3')
+        $psi.ArgumentList.Add('-c'); $psi.ArgumentList.Add("import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('',$($Base + 2))); time.sleep(60)")
+        $holder = [System.Diagnostics.Process]::Start($psi)
+        try {
+            Start-Sleep -Milliseconds 500
+            $started = [System.Collections.Generic.List[string]]::new()
+            [System.Collections.Generic.HashSet[string]]$tools = New-ToolSet 'python3', 'setsid'
+            [System.Collections.Generic.HashSet[string]]$none = New-ToolSet
+            $ports = [System.ValueTuple[string, int][]]@([System.ValueTuple]::Create('udp', $Base + 2), [System.ValueTuple]::Create('tcp', $Base))
+            $out = @(& sh -c ($Scripts.GetMethod('StartListeners').Invoke($null, @($tools, $none, $ports, $Dir, $started))))
+            $out | Should -Contain "notbound udp/$($Base + 2)"
+            $out | Should -Contain "bound tcp/$Base"
+            & sh -c ($Scripts.GetMethod('Collect').Invoke($null, @($Dir))) | Out-Null
+            Start-Sleep -Milliseconds 300
+            (& sh -c "grep -ls 'SWARMADMIN_RUN=$Dir/' /proc/[0-9]*/environ 2>/dev/null || true") | Should -BeNullOrEmpty
+            $holder.HasExited | Should -BeFalse -Because 'the collection stops only our own processes'
+        }
+        finally { $holder | Stop-Process -Force -ErrorAction SilentlyContinue }
     }
 }

@@ -129,10 +129,12 @@ namespace SwarmAdmin.Tests
         private static readonly (string, int)[] SwarmPorts = { ("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789) };
 
         [Fact]
-        public void ListenersPreferSocatThenPython3ThenNc()
+        public void ListenersPreferPython3ThenSocatThenNc()
         {
-            Assert.StartsWith("socat -u TCP-LISTEN:7946", ReadinessScripts.ListenerCommand(Tools("socat", "python3", "nc"), "tcp", 7946, "/f"));
-            Assert.StartsWith("python3 -c", ReadinessScripts.ListenerCommand(Tools("python3", "nc"), "tcp", 7946, "/f"));
+            Assert.StartsWith("exec python3 -c", ReadinessScripts.ListenerCommand(Tools("socat", "python3", "nc"), "tcp", 7946, "/f"));
+            Assert.StartsWith("exec socat -u TCP-LISTEN:7946", ReadinessScripts.ListenerCommand(Tools("socat", "nc"), "tcp", 7946, "/f"));
+            Assert.StartsWith("exec socat -u UDP-RECV:4789", ReadinessScripts.ListenerCommand(Tools("socat", "nc"), "udp", 4789, "/f"));
+            Assert.DoesNotContain("reuseaddr", ReadinessScripts.ListenerCommand(Tools("socat"), "udp", 4789, "/f")); // never share a UDP port
             Assert.StartsWith("while :; do nc -l -p 7946", ReadinessScripts.ListenerCommand(Tools("nc"), "tcp", 7946, "/f"));
             // busybox's small nc has no -u: no UDP listener, and nc -u needs timeout for its restart loop
             Assert.Null(ReadinessScripts.ListenerCommand(Tools("nc", "timeout"), "udp", 4789, "/f"));
@@ -147,9 +149,14 @@ namespace SwarmAdmin.Tests
             var started = new List<string>();
             string script = ReadinessScripts.StartListeners(Tools("nc", "setsid"), new HashSet<string> { "tcp/2377", "udp/7946", "udp/4789" }, SwarmPorts, "/tmp/swarmadmin-ready-x", started);
             Assert.Equal(new[] { "tcp/7946" }, started);
-            Assert.Contains("setsid sh /tmp/swarmadmin-ready-x/tcp-7946.sh", script);
-            Assert.Contains("echo $$ > /tmp/swarmadmin-ready-x/tcp-7946.pid", script);
-            Assert.Contains("sleep 180; kill -TERM -$$", script); // the watchdog
+            Assert.Contains("SWARMADMIN_RUN=/tmp/swarmadmin-ready-x/tcp-7946. setsid sh /tmp/swarmadmin-ready-x/tcp-7946.sh", script);
+            Assert.Contains("( sleep 180; exec env -i", script); // the watchdog
+            Assert.Contains("grep -ls \"SWARMADMIN_RUN=/tmp/swarmadmin-ready-x/\" /proc/[0-9]*/environ", script);
+            Assert.Contains("left='tcp/7946:1F0A'", script);      // only a port our own process holds counts as bound
+            Assert.Contains("echo \"bound $k\"", script);
+            Assert.Contains("echo \"notbound $k\"", script);
+            // without setsid the listener is still found (and stopped) through its environment
+            Assert.Contains("SWARMADMIN_RUN=/tmp/swarmadmin-ready-x/tcp-7946. sh /tmp/swarmadmin-ready-x/tcp-7946.sh", ReadinessScripts.StartListeners(Tools("nc"), new HashSet<string> { "tcp/2377", "udp/7946", "udp/4789" }, SwarmPorts, "/tmp/swarmadmin-ready-x", new List<string>()));
             Assert.DoesNotContain("2377", script);
             var none = new List<string>();
             Assert.Null(ReadinessScripts.StartListeners(Tools("nc"), new HashSet<string> { "tcp/2377", "tcp/7946" }, new[] { ("tcp", 2377), ("tcp", 7946), ("udp", 4789) }, "/d", none));
@@ -161,11 +168,12 @@ namespace SwarmAdmin.Tests
         {
             var dsts = new List<(int, string, int?)> { (1, "10.0.0.2", 1500), (2, "10.0.0.3", 1450) };
             string bash = ReadinessScripts.PairProbe(Tools("bash", "timeout", "iputils-ping"), 1500, dsts, SwarmPorts, "saXs0");
-            Assert.Contains("tcp_check 1 10.0.0.2 2377", bash);
-            Assert.Contains("tcp_check 2 10.0.0.3 7946", bash);
-            Assert.Contains("udp_send 10.0.0.3 4789 saXs0d2p4789", bash);
+            Assert.Contains("tcp_check 1 '10.0.0.2' 2377", bash);
+            Assert.Contains("tcp_check 2 '10.0.0.3' 7946", bash);
+            Assert.Contains("udp_send '10.0.0.3' 4789 'saXs0d2p4789'", bash);
             Assert.Contains("bash -c 'printf \"%s\\n\" \"$3\" > /dev/udp/$1/$2'", bash); // /dev/udp through bash, not sh
-            Assert.Contains("-M do -s 1422 10.0.0.3", bash);  // the smaller MTU of the pair, minus IP and ICMP headers
+            Assert.Contains("ping -c 3 -i 0.3 -W 2 -M do -s 1422 '10.0.0.3'", bash);  // the smaller MTU of the pair, minus IP and ICMP headers, 3 tries
+            Assert.Contains("echo \"m 2 toolarge 1450\"", bash);
             Assert.Contains("timeout 5 bash -c", bash);
             string busybox = ReadinessScripts.PairProbe(Tools("nc", "timeout"), 1500, dsts, SwarmPorts, "saXs0");
             Assert.Contains("echo \"r 1 udp 7946 notool\"", busybox);
@@ -174,11 +182,12 @@ namespace SwarmAdmin.Tests
         }
 
         [Fact]
-        public void CollectStopsTheListenersGroupsAndRemovesTheFolder()
+        public void CollectStopsEveryProcessOfTheRunAndRemovesTheFolder()
         {
             string c = ReadinessScripts.Collect("/tmp/swarmadmin-ready-x");
-            Assert.Contains("kill -TERM -\"$pid\"", c);
-            Assert.Contains("kill -KILL -\"$pid\"", c);
+            Assert.Contains("grep -ls \"SWARMADMIN_RUN=$d/\" /proc/[0-9]*/environ", c);
+            Assert.Contains("kill -TERM $p", c);
+            Assert.Contains("kill -KILL $p", c);
             Assert.Contains("rm -rf \"$d\"", c);
             Assert.Contains("echo \"got ${f##*/}", c);
         }
@@ -205,5 +214,75 @@ namespace SwarmAdmin.Tests
             Assert.Equal(severity, sev);
             Assert.Contains(text, msg);
         }
+    
+        [Fact]
+        public void AddressesFromNodesMustBeIpAddressesAndAreQuoted()
+        {
+            var dsts = new List<(int, string, int?)> { (1, "10.0.0.2; touch /tmp/pwned", 1500), (2, "$(reboot)", 1500), (3, "fd00::5", 1500) };
+            string s = ReadinessScripts.PairProbe(Tools("bash", "timeout", "iputils-ping"), 1500, dsts, SwarmPorts, "saXs0");
+            Assert.DoesNotContain("pwned", s);
+            Assert.DoesNotContain("reboot", s);
+            Assert.Contains("echo \"r 1 tcp 2377 badaddr\"", s);
+            Assert.Contains("echo \"r 2 udp 4789 badaddr\"", s);
+            Assert.Contains("tcp_check 3 'fd00::5' 2377", s);
+        }
+
+        [Fact]
+        public void ClockIsJudgedAmongTheNodesNotAgainstThisMachine()
+        {
+            // this machine's clock is 30 s off: every node is 30 s "ahead", but they agree with each other
+            var r = ReadinessRules.ClockAmongNodes(new (double, double)?[] { (30.0, 0.05), (30.2, 0.05), (29.9, 0.05) });
+            Assert.All(r, x => Assert.Equal(FindingSeverity.Info, x.Value.Severity));
+            Assert.Equal(0.0, r[0].Value.Deviation, 3);  // the median
+            Assert.Equal(0.2, r[1].Value.Deviation, 3);
+            Assert.Equal(0.1, r[1].Value.Uncertainty, 3); // its own plus the median one
+            // one node of four is 8 s behind the others: only it is an Error
+            var four = ReadinessRules.ClockAmongNodes(new (double, double)?[] { (0.1, 0.05), (-0.1, 0.05), (-8.0, 0.05), null, (0.0, 0.05) });
+            Assert.Equal(FindingSeverity.Info, four[0].Value.Severity);
+            Assert.Equal(FindingSeverity.Info, four[1].Value.Severity);
+            Assert.Equal(FindingSeverity.Error, four[2].Value.Severity);
+            Assert.Null(four[3]);
+            Assert.Equal(FindingSeverity.Info, four[4].Value.Severity);
+            Assert.Equal(-8.0 - (-0.05), four[2].Value.Deviation, 3);
+            // two nodes 3 s apart: each is judged on the difference (which one is wrong cannot be told)
+            var two = ReadinessRules.ClockAmongNodes(new (double, double)?[] { (1.0, 0.1), null, (-2.0, 0.2) });
+            Assert.Equal(3.0, two[0].Value.Deviation, 3);
+            Assert.Equal(-3.0, two[2].Value.Deviation, 3);
+            Assert.Equal(0.3, two[0].Value.Uncertainty, 3);
+            Assert.Equal(FindingSeverity.Warning, two[0].Value.Severity);
+            Assert.Equal(FindingSeverity.Warning, two[2].Value.Severity);
+            // a single node: judged against this machine by the caller
+            Assert.All(ReadinessRules.ClockAmongNodes(new (double, double)?[] { (9.0, 0.1), null }), x => Assert.Null(x));
+            Assert.Equal(2.5, ReadinessRules.Median(new[] { 4.0, 1.0, 2.0, 3.0 }), 3);
+        }
+
+        [Fact]
+        public void NodesGoByTheirNameElseTheSshHost()
+        {
+            Assert.Equal("swarmlab-m1", ReadinessRules.NodeName("swarmlab-m1", "10.0.0.5", "ssh://root@10.0.0.5"));
+            Assert.Equal("10.0.0.5", ReadinessRules.NodeName(null, "10.0.0.5", "root@10.0.0.5"));
+            Assert.Equal("host.lab", ReadinessRules.NodeName(null, "host.lab", "ssh://admin@host.lab:2222"));
+            Assert.Equal("weird", ReadinessRules.NodeName(null, null, "weird"));
+            Assert.Equal("10.0.0.5", ReadinessRules.NameOf(new SwarmNodeTarget("root@10.0.0.5")));
+            Assert.Equal("10.0.0.6", ReadinessRules.NameOf(new SwarmNodeTarget("ssh://root@10.0.0.6:22")));
+        }
+
+        [Fact]
+        public void TheSameMachineTwiceIsCheckedOnce()
+        {
+            var d = ReadinessRules.Duplicates(new[] { "10.0.0.5:22", "10.0.0.6:22", "10.0.0.5:22", "10.0.0.5:2222", "HOST.lab:22", "host.lab:22" });
+            Assert.Equal(new[] { (2, 0), (5, 4) }, d);
+            Assert.Empty(ReadinessRules.Duplicates(new[] { "a:22", "b:22" }));
+        }
+
+        [Theory]
+        [InlineData("active", true)]
+        [InlineData("pending", true)]
+        [InlineData("locked", true)]
+        [InlineData("inactive", false)]
+        [InlineData("error", false)]
+        [InlineData("", false)]
+        [InlineData(null, false)]
+        public void SwarmMembersOwnTheirPorts(string state, bool inSwarm) => Assert.Equal(inSwarm, ReadinessRules.InSwarm(state));
     }
 }

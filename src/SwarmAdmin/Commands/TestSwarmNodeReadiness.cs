@@ -77,7 +77,14 @@ namespace SwarmAdmin.Commands
             public SwarmNodeReadiness Result = new SwarmNodeReadiness();
             public readonly Stopwatch Watch = Stopwatch.StartNew();
             public HashSet<string> Listening = new HashSet<string>(StringComparer.Ordinal); // "tcp/7946"
-            public HashSet<string> OurListeners = new HashSet<string>(StringComparer.Ordinal);
+            public HashSet<string> OurListeners = new HashSet<string>(StringComparer.Ordinal); // bound by our own processes
+            public HashSet<string> NotBound = new HashSet<string>(StringComparer.Ordinal);     // started, but another process had the port
+            public bool InSwarm;               // the engine is active/pending/locked in a swarm: it owns the swarm ports
+            public string ListenersFailed;     // why the listeners could not be started (null: fine)
+            public string ProbeFailed;         // why the checks from this node failed
+            public string CollectFailed;       // why what the listeners received could not be read
+            public double? ClockOffset, ClockUncertainty;
+            public string ClockRaw;
             public string RunDir;
             public Dictionary<string, string> Received = new Dictionary<string, string>(StringComparer.Ordinal); // "udp/7946" -> tokens
             public string Fact(string key) => Facts.TryGetValue(key, out var v) && v.Count > 0 ? v[v.Count - 1] : null;
@@ -100,13 +107,14 @@ namespace SwarmAdmin.Commands
             if (_targets.Count == 0) return;
             string keyFile = KeyFile != null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(KeyFile) : null;
             string knownHosts = KnownHostsPath != null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(KnownHostsPath) : null;
-            var nodes = _targets.Select(t => new Probe { Target = t, Name = t.ToString() }).ToList();
+            var nodes = Deduplicate(_targets).Select(t => new Probe { Target = t, Name = NameOf(t) }).ToList();
             string runId = Guid.NewGuid().ToString("N").Substring(0, 12);
             var timeout = TimeSpan.FromSeconds(TimeoutSec);
             try
             {
                 await RunPhaseAsync(nodes, "Reading the nodes", p => ProbeAsync(p, keyFile, knownHosts, timeout));
                 var up = nodes.Where(p => p.Shell != null).ToList();
+                EvaluateClocks(nodes);
 
                 // engine version skew across the nodes given
                 var (reference, differ) = ReadinessRules.Skew(up.ToDictionary(p => p.Name, p => p.Result.EngineVersion, StringComparer.Ordinal));
@@ -121,12 +129,12 @@ namespace SwarmAdmin.Commands
                 {
                     try
                     {
-                        await RunPhaseAsync(up, "Starting temporary listeners", p => StartListenersAsync(p, runId, timeout));
+                        await RunPhaseAsync(up, "Starting temporary listeners", p => StartListenersAsync(p, runId, timeout), (p, why) => p.ListenersFailed = why);
                         var results = new Dictionary<(int Src, int Dst, string Port), string>();
                         var mtuResults = new Dictionary<(int Src, int Dst), string>();
                         var tokens = up.Select((p, i) => $"sa{runId}s{i}").ToArray(); // + "d{dst}p{port}" per datagram
-                        await RunPhaseAsync(up, "Checking ports between the nodes", p => PairProbesAsync(p, up, tokens, results, mtuResults, timeout));
-                        await RunPhaseAsync(up, "Collecting and stopping listeners", p => CollectAsync(p, timeout, StopToken));
+                        await RunPhaseAsync(up, "Checking ports between the nodes", p => PairProbesAsync(p, up, tokens, results, mtuResults, timeout), (p, why) => p.ProbeFailed = why);
+                        await RunPhaseAsync(up, "Collecting and stopping listeners", p => CollectAsync(p, timeout, StopToken), (p, why) => p.CollectFailed = why);
                         EvaluatePorts(up, tokens, results);
                         EvaluatePathMtu(up, mtuResults);
                     }
@@ -161,9 +169,50 @@ namespace SwarmAdmin.Commands
             }
         }
 
+        private static SwarmEndpoint EndpointOf(SwarmNodeTarget t) => ReadinessRules.EndpointOf(t);
+
+        /// <summary>The node's name in results and messages: the cluster-file name, else the SSH host.</summary>
+        private static string NameOf(SwarmNodeTarget t) => ReadinessRules.NameOf(t);
+
+        /// <summary>
+        /// The same machine given twice (root@IP and a cluster-file node with that IP) would share the run folder and
+        /// leave listeners behind: keep the first of each resolved host:port and warn about the others.
+        /// </summary>
+        private List<SwarmNodeTarget> Deduplicate(List<SwarmNodeTarget> targets)
+        {
+            var keys = targets.Select(t =>
+            {
+                SwarmEndpoint e = EndpointOf(t);
+                if (e?.Host == null) return t.Text;
+                string host = e.Host.Trim('[', ']');
+                if (IPAddress.TryParse(host, out IPAddress ip)) host = ip.ToString();
+                else
+                {
+                    try
+                    {
+                        var resolve = Dns.GetHostAddressesAsync(host);
+                        if (resolve.Wait(TimeSpan.FromSeconds(2)) && resolve.Result.Length > 0)
+                            host = resolve.Result.OrderBy(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 0 : 1).ThenBy(a => a.ToString(), StringComparer.Ordinal).First().ToString();
+                    }
+                    catch (Exception ex) when (ex is AggregateException || ex is System.Net.Sockets.SocketException || ex is ArgumentException) { }
+                }
+                return $"{host.ToLowerInvariant()}:{e.Port}";
+            }).ToList();
+            var dups = ReadinessRules.Duplicates(keys);
+            foreach (var (dup, of) in dups)
+                WriteWarning($"{targets[dup].Text} ({NameOf(targets[dup])}) is the same machine as {targets[of].Text} ({NameOf(targets[of])}), {keys[dup]}: it is checked once.");
+            var drop = new HashSet<int>(dups.Select(d => d.Duplicate));
+            return targets.Where((t, i) => !drop.Contains(i)).ToList();
+        }
+
         private static int CheckOrder(string check) => Array.IndexOf(new[] { "Ssh", "Os", "Engine", "EngineSkew", "Overlay", "TimeSync", "Clock", "Port", "Mtu", "Disk" }, check);
 
-        private async Task RunPhaseAsync(List<Probe> items, string activity, Func<Probe, Task> body)
+        /// <summary>
+        /// Runs a step on every node. Without <paramref name="failed"/> a failure is the node's Ssh/Engine Error (the
+        /// reading phase); with it, the failure is a tooling problem of the port phases: <paramref name="failed"/>
+        /// records why, and the evaluation reports the ports concerned as Warning "not checked".
+        /// </summary>
+        private async Task RunPhaseAsync(List<Probe> items, string activity, Func<Probe, Task> body, Action<Probe, string> failed = null)
         {
             var throttle = new SemaphoreSlim(ThrottleLimit);
             var tasks = items.Select(p => Task.Run(async () =>
@@ -173,7 +222,8 @@ namespace SwarmAdmin.Commands
                 catch (Exception ex) when (!(SwarmErrors.Unwrap(ex) is OperationCanceledException && StopToken.IsCancellationRequested))
                 {
                     Exception e = SwarmErrors.Unwrap(ex);
-                    p.Add(p.Shell == null ? "Ssh" : "Engine", FindingSeverity.Error, $"{activity} failed on {p.Name}: {e.Message}", e.GetType().Name);
+                    if (failed != null) failed(p, $"{activity.ToLowerInvariant()} failed on {p.Name}: {e.Message}");
+                    else p.Add(p.Shell == null ? "Ssh" : "Engine", FindingSeverity.Error, $"{activity} failed on {p.Name}: {e.Message}", e.GetType().Name);
                 }
                 finally { throttle.Release(); }
             })).ToList();
@@ -202,6 +252,7 @@ if [ -f /.dockerenv ] || [ -f /run/.containerenv ]; then echo container=1; fi
 if command -v docker >/dev/null 2>&1; then
   echo ""engine=$(docker version --format '{{.Server.Version}}' 2>/dev/null)""
   echo ""dataroot=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)""
+  echo ""swarmstate=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)""
 else
   echo nocli=1
 fi
@@ -259,14 +310,19 @@ exit 0";
             string wantAddr = p.Target.AdvertiseAddress;
             if (wantAddr == null && IPAddress.TryParse(p.Shell.Endpoint.Host, out _)) wantAddr = p.Shell.Endpoint.Host;
             if (wantAddr != null && !IPAddress.TryParse(wantAddr, out _)) wantAddr = null;
-            SshExecResult r = await p.Shell.ExecAsync(Env + (wantAddr != null ? $"WANT_ADDR={wantAddr}\n" : "") + ProbeScript, null, timeout, StopToken).ConfigureAwait(false);
+            SshExecResult r = await p.Shell.ExecAsync(Env + (wantAddr != null ? $"WANT_ADDR={NodeShell.Quote(wantAddr)}\n" : "") + ProbeScript, null, timeout, StopToken).ConfigureAwait(false);
             if (r.ExitCode != 0)
             {
                 p.Add("Ssh", FindingSeverity.Error, $"the checks could not run on {p.Name} (exit {r.ExitCode}){(p.Shell.UsesSudo ? $": '{p.Shell.Endpoint.User}' needs passwordless sudo (sudo -n)" : "")}", InstallSwarmEngineCommand.Tail(r.StdErr, 5));
                 return;
             }
             ParseFacts(p, r.StdOut);
-            p.Address = wantAddr ?? p.Fact("sshaddr") ?? p.Shell.Endpoint.Host;
+            // the address other nodes probe: only an IP address (sshaddr is what the node itself reported)
+            string sshAddr = p.Fact("sshaddr");
+            if (sshAddr != null && !IPAddress.TryParse(sshAddr, out _)) sshAddr = null;
+            string host = IPAddress.TryParse(p.Shell.Endpoint.Host ?? "", out _) ? p.Shell.Endpoint.Host : null;
+            p.Address = wantAddr ?? sshAddr ?? host;
+            p.InSwarm = ReadinessRules.InSwarm(p.Fact("swarmstate"));
             Evaluate(p);
             await ClockAsync(p, timeout).ConfigureAwait(false);
         }
@@ -387,13 +443,44 @@ exit 0";
                 p.Add("Clock", FindingSeverity.Warning, "the node's clock could not be read (date -u +%s)");
                 return;
             }
-            p.Result.ClockOffsetSeconds = Math.Round(offset, 3);
-            var sev = ReadinessRules.ClockSeverity(offset, uncertainty);
-            string msg = $"the clock is {Math.Abs(offset):0.###} s {(offset >= 0 ? "ahead of" : "behind")} this machine's (± {uncertainty:0.###} s)";
-            if (sev == FindingSeverity.Warning) msg += $": more than {ReadinessRules.ClockWarningSeconds} s off; synchronise it (NTP)";
-            if (sev == FindingSeverity.Error) msg += $": more than {ReadinessRules.ClockErrorSeconds} s off, which breaks swarm TLS certificates and raft timing; synchronise it (NTP) before joining";
-            p.Add("Clock", sev, msg, $"node said {raw}; measured against the local clock, corrected by half the SSH round trip");
+            p.Result.ClockOffsetSeconds = Math.Round(offset, 3); // always the offset from this machine (documented)
+            p.ClockOffset = offset; p.ClockUncertainty = uncertainty; p.ClockRaw = raw;
         }
+
+        /// <summary>
+        /// Clock findings: with two or more nodes measured, the severity comes from each node's offset from the others
+        /// (the median), and the offset from this machine is Info; a single node is judged against this machine.
+        /// </summary>
+        private static void EvaluateClocks(List<Probe> nodes)
+        {
+            var measured = nodes.Select(p => p.ClockOffset.HasValue ? ((double, double)?)(p.ClockOffset.Value, p.ClockUncertainty.Value) : null).ToList();
+            var among = ReadinessRules.ClockAmongNodes(measured);
+            int count = measured.Count(m => m.HasValue);
+            for (int i = 0; i < nodes.Count; i++)
+            {
+                Probe p = nodes[i];
+                if (!p.ClockOffset.HasValue) continue;
+                double offset = p.ClockOffset.Value, uncertainty = p.ClockUncertainty.Value;
+                string local = $"the clock is {Math.Abs(offset):0.###} s {(offset >= 0 ? "ahead of" : "behind")} this machine's (± {uncertainty:0.###} s)";
+                string detail = $"node said {p.ClockRaw}; measured against the local clock, corrected by half the SSH round trip";
+                if (among[i] is var a && a.HasValue)
+                {
+                    var (dev, u, sev) = a.Value;
+                    string msg = $"the clock is {Math.Abs(dev):0.###} s {(dev >= 0 ? "ahead of" : "behind")} {(count == 2 ? "the other node's" : "the median of the " + count + " nodes'")} (± {u:0.###} s)";
+                    p.Add("Clock", sev, msg + ClockAdvice(sev), detail);
+                    p.Add("Clock", FindingSeverity.Info, local + " (the nodes are judged against each other, not against this machine)", detail);
+                }
+                else
+                {
+                    var sev = ReadinessRules.ClockSeverity(offset, uncertainty);
+                    p.Add("Clock", sev, local + ClockAdvice(sev), detail);
+                }
+            }
+        }
+
+        private static string ClockAdvice(FindingSeverity sev) =>
+            sev == FindingSeverity.Error ? $": more than {ReadinessRules.ClockErrorSeconds} s off, which breaks swarm TLS certificates and raft timing; synchronise it (NTP) before joining"
+            : sev == FindingSeverity.Warning ? $": more than {ReadinessRules.ClockWarningSeconds} s off; synchronise it (NTP)" : "";
 
         // ------------------------------------------------------------------ ports between nodes
 
@@ -403,6 +490,11 @@ exit 0";
 
         private async Task StartListenersAsync(Probe p, string runId, TimeSpan timeout)
         {
+            if (p.InSwarm)
+            {
+                Verbose($"{p.Name}: in a swarm ({p.Fact("swarmstate")}): no temporary listeners (its engine owns the swarm ports).");
+                return;
+            }
             string runDir = $"/tmp/swarmadmin-ready-{runId}";
             var started = new List<string>();
             string script = ReadinessScripts.StartListeners(ToolsOf(p), p.Listening, Ports(), runDir, started);
@@ -412,8 +504,15 @@ exit 0";
             p.RunDir = runDir; // from now on the collection stops whatever was started, even if this step fails
             SshExecResult r = await p.Shell.ExecAsync(Env + script, null, timeout, StopToken).ConfigureAwait(false);
             if (r.ExitCode != 0) throw new InvalidOperationException($"starting listeners failed (exit {r.ExitCode}): {InstallSwarmEngineCommand.Tail(r.StdErr, 3)}");
-            var now = ListeningFrom(r.StdOut);
-            foreach (string key in p.OurListeners.ToList()) if (!now.Contains(key)) p.OurListeners.Remove(key);
+            // only a port one of OUR processes holds counts (another process may have taken it meanwhile)
+            var bound = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string raw in (r.StdOut ?? string.Empty).Split('\n'))
+            {
+                string line = raw.Trim();
+                if (line.StartsWith("bound ", StringComparison.Ordinal)) bound.Add(line.Substring(6));
+            }
+            foreach (string key in p.OurListeners.ToList())
+                if (!bound.Contains(key)) { p.OurListeners.Remove(key); p.NotBound.Add(key); }
         }
 
         private static HashSet<string> ToolsOf(Probe p) => new HashSet<string>(p.Facts.TryGetValue("tool", out var t) ? t : new List<string>(), StringComparer.Ordinal);
@@ -470,6 +569,24 @@ exit 0";
                 {
                     string key = $"{proto}/{port}";
                     bool ours = dst.OurListeners.Contains(key), theirs = dst.Listening.Contains(key);
+                    // tooling problems of the port phases: not checked (Warning), never an Error about the node
+                    string toolingProblem = !theirs && dst.ListenersFailed != null ? dst.ListenersFailed
+                        : proto == "udp" && ours && dst.CollectFailed != null ? dst.CollectFailed : null;
+                    if (toolingProblem != null)
+                    {
+                        dst.Add("Port", FindingSeverity.Warning, $"{key} on {dst.Name} not checked: {toolingProblem}");
+                        continue;
+                    }
+                    if (!theirs && !ours && dst.InSwarm)
+                    {
+                        dst.Add("Port", FindingSeverity.Info, $"{key} on {dst.Name} not checked: {dst.Name} is in a swarm (its engine owns these ports)");
+                        continue;
+                    }
+                    if (!theirs && !ours && dst.NotBound.Contains(key))
+                    {
+                        dst.Add("Port", FindingSeverity.Info, $"{key} on {dst.Name} not checked: the port was taken by another process (the temporary listener could not bind it)");
+                        continue;
+                    }
                     var blocked = new List<string>(); var notChecked = new List<string>(); var ok = new List<string>();
                     string why = null;
                     for (int si = 0; si < up.Count; si++)
@@ -477,6 +594,8 @@ exit 0";
                         if (si == di) continue;
                         string src = up[si].Name;
                         results.TryGetValue((si, di, key), out string res);
+                        if (res == null && up[si].ProbeFailed != null) { notChecked.Add(src); why = why ?? up[si].ProbeFailed; continue; }
+                        if (res == "badaddr") { notChecked.Add(src); why = why ?? $"the address of {dst.Name} ({dst.Address ?? "unknown"}) is not an IP address"; continue; }
                         if (proto == "tcp")
                         {
                             if (res == "ok") ok.Add(src);
@@ -510,18 +629,28 @@ exit 0";
         {
             for (int si = 0; si < up.Count; si++)
             {
-                var tooLarge = new List<string>();
+                if (up[si].ProbeFailed != null)
+                {
+                    up[si].Add("Mtu", FindingSeverity.Warning, $"path MTU not measured: {up[si].ProbeFailed}");
+                    continue;
+                }
+                var tooLarge = new List<(string Node, string Size)>();
+                var okSizes = new List<string>();
                 int measured = 0;
                 for (int di = 0; di < up.Count; di++)
                 {
                     if (si == di || !mtuResults.TryGetValue((si, di), out string res)) continue;
-                    if (res.StartsWith("toolarge", StringComparison.Ordinal)) tooLarge.Add(up[di].Name);
-                    if (res.StartsWith("ok", StringComparison.Ordinal) || res.StartsWith("toolarge", StringComparison.Ordinal)) measured++;
+                    string[] f = res.Split(' ');
+                    string size = f.Length > 1 ? f[1] : up[si].Result.Mtu?.ToString(CultureInfo.InvariantCulture);
+                    if (f[0] == "toolarge") tooLarge.Add((up[di].Name, size));
+                    if (f[0] == "ok") okSizes.Add(size);
+                    if (f[0] == "ok" || f[0] == "toolarge") measured++;
                 }
                 if (tooLarge.Count > 0)
-                    up[si].Add("Mtu", FindingSeverity.Warning, $"packets of the interface MTU ({up[si].Result.Mtu}) with don't-fragment set do not reach {string.Join(", ", tooLarge)}: the path MTU is smaller; give overlay networks a smaller MTU (com.docker.network.driver.mtu)");
+                    foreach (var g in tooLarge.GroupBy(t => t.Size))
+                        up[si].Add("Mtu", FindingSeverity.Warning, $"packets of {g.Key} bytes (the smaller interface MTU of the pair) with don't-fragment set do not reach {string.Join(", ", g.Select(t => t.Node))} (3 tries): the path MTU is smaller; give overlay networks a smaller MTU (com.docker.network.driver.mtu)");
                 else if (measured > 0)
-                    up[si].Add("Mtu", FindingSeverity.Info, $"full-size packets ({up[si].Result.Mtu} bytes, don't-fragment) reach {measured} other node(s)");
+                    up[si].Add("Mtu", FindingSeverity.Info, $"full-size packets ({string.Join("/", okSizes.Distinct())} bytes, don't-fragment) reach {measured} other node(s)");
                 else if (!HasTool(up[si], "iputils-ping"))
                     up[si].Add("Mtu", FindingSeverity.Info, "path MTU not measured (no iputils ping on the node); the interface MTU was used");
             }

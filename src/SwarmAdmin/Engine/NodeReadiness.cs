@@ -69,6 +69,79 @@ namespace SwarmAdmin.Engine
             return FindingSeverity.Info;
         }
 
+        /// <summary>
+        /// Clock judgement among the nodes checked together: each node's offset from the median of the nodes' offsets
+        /// (all measured against this machine), so a wrong clock on the admin workstation does not make every node
+        /// look wrong. With two nodes the median cannot tell which one is off: each is judged on its difference from
+        /// the other. The uncertainty is the node's own plus the median one of the others'. Null entries (clock not
+        /// read) stay null; with fewer than two measured nodes every result is null (judge against this machine).
+        /// </summary>
+        public static (double Deviation, double Uncertainty, FindingSeverity Severity)?[] ClockAmongNodes(IList<(double Offset, double Uncertainty)?> measured)
+        {
+            var result = new (double, double, FindingSeverity)?[measured.Count];
+            var known = measured.Where(m => m.HasValue).Select(m => m.Value).ToList();
+            if (known.Count < 2) return result;
+            double medianOffset = Median(known.Select(k => k.Offset));
+            double medianUncertainty = Median(known.Select(k => k.Uncertainty));
+            for (int i = 0; i < measured.Count; i++)
+            {
+                if (!measured[i].HasValue) continue;
+                var (offset, u) = measured[i].Value;
+                double deviation = offset - medianOffset;
+                if (known.Count == 2)
+                {
+                    var other = known[measured.Take(i).Count(m => m.HasValue) == 0 ? 1 : 0];
+                    deviation = offset - other.Offset;
+                    medianUncertainty = other.Uncertainty;
+                }
+                double uncertainty = u + medianUncertainty;
+                result[i] = (deviation, uncertainty, ClockSeverity(deviation, uncertainty));
+            }
+            return result;
+        }
+
+        public static double Median(IEnumerable<double> values)
+        {
+            var v = values.OrderBy(x => x).ToList();
+            if (v.Count == 0) return 0;
+            return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+        }
+
+        /// <summary>The name a node goes by in results and messages: its cluster-file name, else the SSH host (not 'root@host' or 'ssh://...').</summary>
+        public static string NodeName(string name, string endpointHost, string text) =>
+            !string.IsNullOrEmpty(name) ? name : !string.IsNullOrEmpty(endpointHost) ? endpointHost : text;
+
+        /// <summary>The SSH endpoint of a target (root by default), or null when its text does not parse.</summary>
+        public static Connection.SwarmEndpoint EndpointOf(SwarmNodeTarget t)
+        {
+            try { return t.ResolveEndpoint("root"); }
+            catch (FormatException) { return null; }
+        }
+
+        public static string NameOf(SwarmNodeTarget t) => NodeName(t.Name, EndpointOf(t)?.Host?.Trim('[', ']'), t.Text);
+
+        /// <summary>
+        /// Indexes of the targets to drop because an earlier one has the same endpoint key ("host:port", the host
+        /// resolved and lower-cased): (duplicate index, the index it repeats). The first occurrence is kept.
+        /// </summary>
+        public static List<(int Duplicate, int Of)> Duplicates(IList<string> endpointKeys)
+        {
+            var first = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            var dups = new List<(int, int)>();
+            for (int i = 0; i < endpointKeys.Count; i++)
+            {
+                string k = endpointKeys[i];
+                if (k == null) continue;
+                if (first.TryGetValue(k, out int j)) dups.Add((i, j));
+                else first[k] = i;
+            }
+            return dups;
+        }
+
+        /// <summary>True for the docker info LocalNodeState values of a node whose engine owns the swarm ports (active, pending, locked).</summary>
+        public static bool InSwarm(string localNodeState) =>
+            localNodeState != null && new[] { "active", "pending", "locked" }.Contains(localNodeState.Trim().ToLowerInvariant());
+
         public static FindingSeverity DiskSeverity(double freeGB, int usedPercent)
         {
             if (freeGB < DiskErrorGB || usedPercent >= DiskErrorPercent) return FindingSeverity.Error;
@@ -182,45 +255,65 @@ namespace SwarmAdmin.Engine
     /// </summary>
     internal static class ReadinessScripts
     {
-        /// <summary>A listener command for a port nothing listens on, with the tools the node has (null: none).</summary>
+        /// <summary>
+        /// A listener command for a port nothing listens on, with the tools the node has (null: none). python3 and
+        /// socat run as one process (the script execs them); the nc fallbacks are loops whose children the collection
+        /// finds through their environment (SWARMADMIN_RUN).
+        /// </summary>
         public static string ListenerCommand(ISet<string> tools, string proto, int port, string file)
         {
             if (proto == "tcp")
             {
-                if (tools.Contains("socat")) return $"socat -u TCP-LISTEN:{port},reuseaddr,fork /dev/null";
-                if (tools.Contains("python3")) return $"python3 -c 'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind((\"\",{port}))\ns.listen(64)\nwhile True:\n  c,a=s.accept()\n  c.close()'";
+                if (tools.Contains("python3")) return $"exec python3 -c 'import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind((\"\",{port}))\ns.listen(64)\nwhile True:\n  c,a=s.accept()\n  c.close()'";
+                if (tools.Contains("socat")) return $"exec socat -u TCP-LISTEN:{port},reuseaddr,fork /dev/null";
                 if (tools.Contains("nc")) return $"while :; do nc -l -p {port} </dev/null >/dev/null 2>&1 || nc -l {port} </dev/null >/dev/null 2>&1 || sleep 1; done";
                 return null;
             }
-            if (tools.Contains("socat")) return $"socat -u UDP-RECV:{port},reuseaddr OPEN:{file},creat,append";
-            if (tools.Contains("python3")) return $"python3 -c 'import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((\"\",{port}))\nf=open(\"{file}\",\"ab\")\nwhile True:\n  d,a=s.recvfrom(4096)\n  f.write(d)\n  f.flush()'";
+            if (tools.Contains("python3")) return $"exec python3 -c 'import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((\"\",{port}))\nf=open(\"{file}\",\"ab\")\nwhile True:\n  d,a=s.recvfrom(4096)\n  f.write(d)\n  f.flush()'";
+            if (tools.Contains("socat")) return $"exec socat -u UDP-RECV:{port} OPEN:{file},creat,append";
             if (tools.Contains("nc-u") && tools.Contains("timeout")) return $"while :; do timeout 1 nc -u -l -p {port} >> {file} 2>/dev/null || timeout 1 nc -u -l {port} >> {file} 2>/dev/null; done";
             return null;
         }
 
+        /// <summary>Shell: the pids of the processes whose environment carries SWARMADMIN_RUN={prefix}... (the listeners of a run, or of one port).</summary>
+        private static string PidsOf(string prefix) => $"grep -ls \"SWARMADMIN_RUN={prefix}\" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3";
+
         /// <summary>
         /// Starts a listener for each port in <paramref name="ports"/> that is not in <paramref name="listening"/> and
         /// that a tool can serve; adds "tcp/7946"-style keys to <paramref name="started"/>. Null when there is nothing
-        /// to start. The script ends by printing /proc/net (to see which listeners really listen).
+        /// to start. Every listener process carries SWARMADMIN_RUN={runDir}/{proto}-{port}. in its environment: the
+        /// script prints "bound tcp/7946" only for a port on which one of THOSE processes holds the listening socket
+        /// (/proc/PID/fd socket inodes against /proc/net), so a port some other process (the engine, the kernel's
+        /// VXLAN socket) took in the meantime is told apart; listeners that did not bind are stopped at once.
+        /// A watchdog ends every listener after 180 s even if the collection never comes.
         /// </summary>
         public static string StartListeners(ISet<string> tools, ISet<string> listening, IEnumerable<(string Proto, int Port)> ports, string runDir, List<string> started)
         {
-            var sb = new StringBuilder($"set -e\numask 077\nmkdir -p {runDir}\n");
+            var sb = new StringBuilder($"umask 077\nd={runDir}\nmkdir -p \"$d\" || exit 1\n");
+            sb.Append("owns() { # name proto porthex: does a process of this listener hold a socket bound (tcp: listening) to the port?\n");
+            sb.Append($"  ino=\" $(for q in $({PidsOf("$d/$1.")}); do ls -l /proc/$q/fd 2>/dev/null; done | sed -n 's/.*socket:\\[\\([0-9]*\\)\\].*/\\1/p' | tr '\\n' ' ')\"\n");
+            sb.Append("  [ \"$ino\" = ' ' ] && return 1\n");
+            sb.Append("  cat /proc/net/$2 /proc/net/${2}6 2>/dev/null | awk -v port=\":$3\" -v ino=\"$ino\" -v tcp=\"$([ \"$2\" = tcp ] && echo 1 || echo 0)\" 'substr($2, length($2) - 4) == port && (tcp == 0 || $4 == \"0A\") && index(ino, \" \" $10 \" \") { f = 1 } END { exit !f }'\n}\n");
+            var check = new List<string>();
             foreach (var (proto, port) in ports)
             {
                 string key = $"{proto}/{port}";
                 if (listening.Contains(key) || started.Contains(key)) continue;
-                string cmd = ListenerCommand(tools, proto, port, $"{runDir}/{proto}-{port}.recv");
+                string name = $"{proto}-{port}";
+                string cmd = ListenerCommand(tools, proto, port, $"{runDir}/{name}.recv");
                 if (cmd == null) continue;
-                string script = $"{runDir}/{proto}-{port}.sh";
-                // each listener: its own session (setsid: no hangup when the SSH/sudo session ends), its pid for the
-                // stop, and a watchdog that ends it after 180 s even if the stop never comes
-                sb.Append($"cat > {script} <<'SWARMADMIN_EOF'\necho $$ > {runDir}/{proto}-{port}.pid\n( sleep 180; kill -TERM -$$ 2>/dev/null; kill -TERM $$ 2>/dev/null ) </dev/null >/dev/null 2>&1 &\n{cmd}\nSWARMADMIN_EOF\n");
-                sb.Append(tools.Contains("setsid") ? $"setsid sh {script} </dev/null >/dev/null 2>&1 &\n" : $"sh {script} </dev/null >/dev/null 2>&1 &\n");
+                string script = $"{runDir}/{name}.sh";
+                // the watchdog execs a clean environment, so its own scan does not find (and end) itself first
+                sb.Append($"cat > {script} <<'SWARMADMIN_EOF'\n( sleep 180; exec env -i PATH=\"$PATH\" sh -c 'kill -TERM $({PidsOf(runDir + "/")}) 2>/dev/null' ) </dev/null >/dev/null 2>&1 &\n{cmd}\nSWARMADMIN_EOF\n");
+                sb.Append($"SWARMADMIN_RUN={runDir}/{name}. {(tools.Contains("setsid") ? "setsid " : "")}sh {script} </dev/null >/dev/null 2>&1 &\n");
+                check.Add($"{key}:{port:X4}");
                 started.Add(key);
             }
             if (started.Count == 0) return null;
-            sb.Append("sleep 1\nfor n in tcp tcp6 udp udp6; do echo \"@$n\"; cat /proc/net/$n 2>/dev/null; done\n");
+            sb.Append($"left='{string.Join(" ", check)}'\n");
+            sb.Append("for try in 1 2 3; do\n  sleep 1; still=''\n  for e in $left; do k=${e%%:*}; n=$(echo \"$k\" | tr / -); if owns \"$n\" \"${k%%/*}\" \"${e##*:}\"; then echo \"bound $k\"; else still=\"$still $e\"; fi; done\n  left=$still; [ -z \"$left\" ] && break\ndone\n");
+            sb.Append($"for e in $left; do k=${{e%%:*}}; n=$(echo \"$k\" | tr / -); echo \"notbound $k\"; p=$({PidsOf("$d/$n.")}); [ -n \"$p\" ] && kill -TERM $p 2>/dev/null; done\n");
+            sb.Append("exit 0\n");
             return sb.ToString();
         }
 
@@ -261,41 +354,47 @@ udp_send() { # ip port token
             sb.Append("  return 1\n}\n");
             bool canSendUdp = bash || tools.Contains("socat") || tools.Contains("python3") || (tools.Contains("nc-u") && timeoutTool);
 
+            // addresses come from the nodes (SSH_CONNECTION) or the cluster file: only IP addresses, always quoted
+            var bad = new HashSet<int>(dsts.Where(d => !IsIp(d.Address)).Select(d => d.Index));
             foreach (var d in dsts)
             {
+                if (bad.Contains(d.Index))
+                {
+                    foreach (var (proto, port) in ports) sb.Append($"echo \"r {d.Index} {proto} {port} badaddr\"\n");
+                    continue;
+                }
+                string a = Recovery.NodeShell.Quote(d.Address);
                 foreach (int port in tcpPorts)
-                    sb.Append($"tcp_check {d.Index} {d.Address} {port} > \"$t/r.{d.Index}.{port}\" &\n");
+                    sb.Append($"tcp_check {d.Index} {a} {port} > \"$t/r.{d.Index}.{port}\" &\n");
                 if (tools.Contains("iputils-ping") && srcMtu.HasValue)
                 {
+                    // the smaller MTU of the pair; three don't-fragment probes (one lost packet is no verdict)
                     int size = Math.Min(srcMtu.Value, d.Mtu ?? srcMtu.Value) - 28;
-                    sb.Append($"( if ping -c 1 -W 2 {d.Address} >/dev/null 2>&1; then if ping -c 1 -W 2 -M do -s {size} {d.Address} >/dev/null 2>&1; then echo \"m {d.Index} ok {size + 28}\"; else echo \"m {d.Index} toolarge {size + 28}\"; fi; else echo \"m {d.Index} noreply\"; fi ) > \"$t/m.{d.Index}\" &\n");
+                    sb.Append($"( if ping -c 2 -W 2 {a} >/dev/null 2>&1; then if ping -c 3 -i 0.3 -W 2 -M do -s {size} {a} >/dev/null 2>&1; then echo \"m {d.Index} ok {size + 28}\"; else echo \"m {d.Index} toolarge {size + 28}\"; fi; else echo \"m {d.Index} noreply\"; fi ) > \"$t/m.{d.Index}\" &\n");
                 }
             }
             sb.Append("wait\n");
-            foreach (var d in dsts)
+            foreach (var d in dsts.Where(x => !bad.Contains(x.Index)))
             {
                 foreach (int port in udpPorts)
                 {
                     if (!canSendUdp) { sb.Append($"echo \"r {d.Index} udp {port} notool\" > \"$t/r.{d.Index}.u{port}\"\n"); continue; }
                     // three datagrams, a second apart, in the background: the collector on the destination counts what arrived
-                    sb.Append($"( s=notool; for round in 1 2 3; do udp_send {d.Address} {port} {tokenPrefix}d{d.Index}p{port} && s=sent; sleep 1; done; echo \"r {d.Index} udp {port} $s\" > \"$t/r.{d.Index}.u{port}\" ) &\n");
+                    sb.Append($"( s=notool; for round in 1 2 3; do udp_send {Recovery.NodeShell.Quote(d.Address)} {port} {Recovery.NodeShell.Quote($"{tokenPrefix}d{d.Index}p{port}")} && s=sent; sleep 1; done; echo \"r {d.Index} udp {port} $s\" > \"$t/r.{d.Index}.u{port}\" ) &\n");
                 }
             }
             sb.Append("wait\ncat \"$t\"/r.* \"$t\"/m.* 2>/dev/null\nexit 0\n");
             return sb.ToString();
         }
 
+        private static bool IsIp(string address) => !string.IsNullOrEmpty(address) && System.Net.IPAddress.TryParse(address, out _) && address.IndexOfAny(new[] { ' ', '\'', '"', ';', '$', '`', '\\' }) < 0;
+
         /// <summary>Prints what the UDP listeners received ("got udp-7946.recv TOKENS"), stops every listener in the folder and removes it.</summary>
         public static string Collect(string runDir) => $@"d={runDir}
-[ -d ""$d"" ] || exit 0
 for f in ""$d""/*.recv; do [ -f ""$f"" ] && echo ""got ${{f##*/}} $(tr '\n' ' ' < ""$f"")""; done
-for f in ""$d""/*.pid; do
-  [ -f ""$f"" ] || continue
-  pid=$(cat ""$f"")
-  kill -TERM -""$pid"" 2>/dev/null || kill -TERM ""$pid"" 2>/dev/null
-done
+p=$({PidsOf("$d/")}); [ -n ""$p"" ] && kill -TERM $p 2>/dev/null
 sleep 0.2 2>/dev/null || sleep 1
-for f in ""$d""/*.pid; do [ -f ""$f"" ] && {{ pid=$(cat ""$f""); kill -KILL -""$pid"" 2>/dev/null; kill -KILL ""$pid"" 2>/dev/null; }}; done
+p=$({PidsOf("$d/")}); [ -n ""$p"" ] && kill -KILL $p 2>/dev/null
 rm -rf ""$d""
 exit 0";
     }
