@@ -107,7 +107,9 @@ Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode {
             $json.'log-opts'.'max-file' | Should -Be '3'
             $json.'metrics-addr' | Should -Be "$($r.Address):9323"
             $json.'cgroup-parent' | Should -Be '/swarmlab-fresh'
-            "$($json.mtu)" | Should -BeIn @((Invoke-Node $r.Node 'cat /sys/class/net/*/mtu') -split '\s+')
+            # the bridge mtu only when the interface's is below 1500
+            $ifMtus = @((Invoke-Node $r.Node 'cat /sys/class/net/*/mtu') -split '\s+')
+            if ($null -ne $json.mtu) { $json.mtu | Should -BeLessThan 1500; "$($json.mtu)" | Should -BeIn $ifMtus }
             (Invoke-Node $r.Node "docker info --format '{{.LoggingDriver}}'").Trim() | Should -Be 'json-file'
         }
     }
@@ -137,8 +139,79 @@ Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode {
         $r.Restarted | Should -BeTrue
         $r.Actions | Should -Be @('DaemonConfig', 'Service')
         (Invoke-Node $r.Node 'cat /etc/docker/daemon.json' | ConvertFrom-Json).'log-opts'.'max-file' | Should -Be '3'
-        $back = $Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon
+        # the file's keys win over the defaults: the same parameters again keep 20m (nothing is removed or reset)
+        $same = $Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon
+        $same.DaemonConfigChanged | Should -BeFalse
+        $same.Restarted | Should -BeFalse
+        (Invoke-Node $r.Node 'cat /etc/docker/daemon.json' | ConvertFrom-Json).'log-opts'.'max-size' | Should -Be '20m'
+        $back = $Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig ($Daemon + @{ 'log-opts' = @{ 'max-size' = '10m' } })
         $back.Restarted | Should -BeTrue
+        (Invoke-Node $r.Node 'cat /etc/docker/daemon.json' | ConvertFrom-Json).'log-opts'.'max-size' | Should -Be '10m'
+    }
+
+    It 'keeps keys an admin added to daemon.json, and applies a daemon.json written after the engine started' {
+        $n = $Pair[0].Name
+        Invoke-Node $n 'python3 -c "import json; p=\"/etc/docker/daemon.json\"; d=json.load(open(p)); d[\"debug\"]=True; json.dump(d, open(p, \"w\"))" 2>/dev/null || sed -i "s/^{/{\"debug\": true,/" /etc/docker/daemon.json; sleep 1; touch /etc/docker/daemon.json' | Out-Null
+        (Invoke-Node $n 'cat /etc/docker/daemon.json' | ConvertFrom-Json).debug | Should -BeTrue
+        $pid1 = Invoke-Node $n 'systemctl show -p MainPID --value docker.service'
+        $r = $Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon -Verbose 4>&1
+        $verbose = ($r | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }) -join "`n"
+        $r = $r | Where-Object { $_ -is [SwarmAdmin.SwarmEngineInstallation] }
+        $r.DaemonConfigChanged | Should -BeFalse
+        $r.Restarted | Should -BeTrue
+        $verbose | Should -Match 'applying a daemon.json written after the engine started'
+        Invoke-Node $n 'systemctl show -p MainPID --value docker.service' | Should -Not -Be $pid1
+        (Invoke-Node $n "docker info --format '{{.Debug}}'").Trim() | Should -Be 'true'
+        # applied now: the next run leaves it alone
+        $again = $Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon
+        $again.Restarted | Should -BeFalse
+        $again = $Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig ($Daemon + @{ debug = $null })
+        $again.Restarted | Should -BeTrue
+        (Invoke-Node $n 'cat /etc/docker/daemon.json' | ConvertFrom-Json).PSObject.Properties.Name | Should -Not -Contain 'debug'
+    }
+
+    It 'a daemon.json the engine does not start with is rolled back: the engine runs again and the error names step Service' {
+        $n = $Pair[0].Name
+        $before = Invoke-Node $n 'md5sum /etc/docker/daemon.json'
+        $out = @($Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig ($Daemon + @{ 'no-such-option' = 1 }) -ErrorVariable e -ErrorAction SilentlyContinue)
+        $out.Count | Should -Be 0
+        $e.Count | Should -Be 1
+        $e[0].FullyQualifiedErrorId | Should -Be "SwarmEngineInstallFailed$FQ"
+        $e[0].Exception.Data['Step'] | Should -Be 'Service'
+        $e[0].Exception.Message | Should -Match 'Step Service on swarmlab-f1 failed'
+        $e[0].Exception.Message | Should -Match 'no-such-option'          # the engine's own complaint, from its journal
+        Invoke-Node $n 'md5sum /etc/docker/daemon.json' | Should -Be $before
+        Invoke-Node $n 'systemctl is-active docker.service' | Should -Be 'active'
+        (Invoke-Node $n "docker info --format '{{.LoggingDriver}}'").Trim() | Should -Be 'json-file'
+        ($Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon).Changed | Should -BeFalse
+    }
+
+    It 'an active swarm manager is refused with QuorumGuard without -Force, and restarted and waited for with -Force' {
+        $n = $Pair[0].Name
+        Invoke-Node $n "docker swarm init --advertise-addr $($Fresh[0].Address) >/dev/null 2>&1; docker info --format '{{.Swarm.ControlAvailable}}'" | Should -Be 'true'
+        try {
+            $pid1 = Invoke-Node $n 'systemctl show -p MainPID --value docker.service'
+            $sum = Invoke-Node $n 'md5sum /etc/docker/daemon.json'
+            $changed = $Daemon + @{ 'log-opts' = @{ 'max-size' = '30m' } }
+            $out = @($Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $changed -ErrorVariable e -ErrorAction SilentlyContinue)
+            $out.Count | Should -Be 0
+            $e.Count | Should -Be 1
+            $e[0].FullyQualifiedErrorId | Should -Be "QuorumGuard$FQ"
+            $e[0].Exception.Message | Should -Match 'swarm manager'
+            $e[0].Exception.RecommendedAction | Should -Match '-Force'
+            Invoke-Node $n 'systemctl show -p MainPID --value docker.service' | Should -Be $pid1
+            Invoke-Node $n 'md5sum /etc/docker/daemon.json' | Should -Be $sum
+
+            $r = $Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $changed -Force
+            $r.Restarted | Should -BeTrue
+            $r.Steps.Name | Should -Contain 'ManagerWait'
+            Invoke-Node $n 'systemctl show -p MainPID --value docker.service' | Should -Not -Be $pid1
+            Invoke-Node $n "docker node ls --format '{{.Self}} {{.Status}} {{.ManagerStatus}}' | grep ^true" | Should -Be 'true Ready Leader'
+            # back to the file the other tests expect
+            ($Pair[0] | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig ($Daemon + @{ 'log-opts' = @{ 'max-size' = '10m' } }) -Force).Restarted | Should -BeTrue
+        }
+        finally { Invoke-Node $n 'docker swarm leave --force >/dev/null 2>&1; true' | Out-Null }
+        (Invoke-Node $n "docker info --format '{{.Swarm.LocalNodeState}}'").Trim() | Should -Be 'inactive'
     }
 
     It 'Test-SwarmNodeReadiness before the join: engine, path MTU with iputils ping, the swarm ports between the nodes, clock, disk' {

@@ -229,7 +229,7 @@ namespace SwarmAdmin.Tests
         private static EngineNodeFacts Facts(string extra = "")
         {
             string os = Convert.ToBase64String(Encoding.UTF8.GetBytes("ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"));
-            return EngineNodeFacts.Parse($"os={os}\napt=1\nsystemd=1\nenabled=not-found\nactive=inactive\narch=amd64\nsshaddr=10.213.57.91\niface=eth0\nmtu=1450\ncandidate=20.10.24+dfsg1-1+b3\n" + extra);
+            return EngineNodeFacts.Parse($"os={os}\napt=1\nsystemd=1\nenabled=not-found\nactive=inactive\narch=amd64\nsshaddr=10.213.57.91\niface=eth0\nmtu=1450\naddrs=127.0.0.1 10.213.57.91 ::1 \ncandidate=20.10.24+dfsg1-1+b3\n" + extra);
         }
 
         private static string B64(string s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(s));
@@ -297,9 +297,107 @@ namespace SwarmAdmin.Tests
             var after = Facts("pkg=docker.io hi  20.10.24+dfsg1-1+b3\nenabled=enabled\nactive=active\ndaemonjson=" + B64("{\"debug\":true}") + "\n");
             var plan = EngineInstallPlan.Make(after, Req(r => r.AptProxy = null), "10.213.57.91", "20.10.24+dfsg1-1+b3");
             Assert.True(plan.DaemonConfigChanged);
-            Assert.Equal(new[] { "debug" }, plan.DroppedKeys);
+            // the admin's key stays (the defaults are added around it)
+            Assert.Empty(plan.DroppedKeys);
+            Assert.True((bool)plan.DaemonConfig["debug"]);
+            Assert.True(plan.Restart);
+            Assert.True(plan.DisruptsEngine);
             Assert.Contains("restart docker", plan.Steps.Single(s => s.Name == "Service").Detail);
+            Assert.DoesNotContain("live-restore", plan.Describe());
             Assert.DoesNotContain(plan.Steps, s => s.Name == "AptProxy" || s.Name == "AptUpdate");
+        }
+
+        [Fact]
+        public void ExistingKeysAreKeptAndWinOverDefaultsButNotOverTheUser()
+        {
+            string json = "{ \"data-root\": \"/srv/docker\", \"storage-driver\": \"overlay2\", \"registry-mirrors\": [\"http://mirror:5000\"], \"cgroup-parent\": \"/old\", \"log-opts\": { \"max-size\": \"20m\" }, \"debug\": true }";
+            var facts = Facts("pkg=docker.io hi  20.10.24+dfsg1-1+b3\nenabled=enabled\nactive=active\ndaemonjson=" + B64(json) + "\n");
+            var plan = EngineInstallPlan.Make(facts, Req(r => r.DaemonConfig = new Hashtable { ["cgroup-parent"] = "/new", ["debug"] = null }), "10.213.57.91", "20.10.24+dfsg1-1+b3");
+            var c = plan.DaemonConfig;
+            Assert.Equal("/srv/docker", (string)c["data-root"]);
+            Assert.Equal("overlay2", (string)c["storage-driver"]);
+            Assert.Equal("http://mirror:5000", (string)c["registry-mirrors"][0]);
+            Assert.Equal("/new", (string)c["cgroup-parent"]);            // -DaemonConfig wins
+            Assert.Equal("20m", (string)c["log-opts"]["max-size"]);       // the file wins over the default
+            Assert.Equal("3", (string)c["log-opts"]["max-file"]);         // and the default fills in what it lacks
+            Assert.Equal("json-file", (string)c["log-driver"]);
+            Assert.False(c.ContainsKey("debug"));                        // $null removes
+            Assert.Equal(new[] { "debug" }, plan.DroppedKeys);
+            // a second run with fewer parameters keeps what the first one wrote
+            var after = Facts("pkg=docker.io hi  20.10.24+dfsg1-1+b3\nenabled=enabled\nactive=active\ndaemonjson=" + B64(DaemonConfigJson.Format(c)) + "\n");
+            var again = EngineInstallPlan.Make(after, Req(), "10.213.57.91", "20.10.24+dfsg1-1+b3");
+            Assert.False(again.DaemonConfigChanged);
+            Assert.False(again.Restart);
+            Assert.Equal("/new", (string)again.DaemonConfig["cgroup-parent"]);
+        }
+
+        [Fact]
+        public void MergeWithExistingDoesNotChangeItsInputs()
+        {
+            var d = DaemonConfigJson.Defaults(null, null, null);
+            var existing = DaemonConfigJson.Parse("{\"log-opts\":{\"max-size\":\"1m\"}}");
+            var merged = DaemonConfigJson.Merge(d, existing, new Hashtable { ["log-opts"] = new Hashtable { ["max-file"] = "9" } });
+            Assert.Equal("{\"log-driver\":\"json-file\",\"log-opts\":{\"max-file\":\"9\",\"max-size\":\"1m\"}}", DaemonConfigJson.Canonical(merged));
+            Assert.Equal("10m", (string)d["log-opts"]["max-size"]);
+            Assert.Equal("{\"log-opts\":{\"max-size\":\"1m\"}}", DaemonConfigJson.Canonical(existing));
+        }
+
+        [Fact]
+        public void ADaemonJsonNewerThanTheRunningEngineIsApplied()
+        {
+            var first = EngineInstallPlan.Make(Facts(), Req(), "10.213.57.91", null);
+            string json = DaemonConfigJson.Format(first.DaemonConfig);
+            var pending = Facts("pkg=docker.io hi  20.10.24+dfsg1-1+b3\nenabled=enabled\nactive=active\ndaemonjson=" + B64(json) + "\ndjmtime=1700000100\nstarted=1700000000\n");
+            var plan = EngineInstallPlan.Make(pending, Req(r => r.AptProxy = null), "10.213.57.91", "20.10.24+dfsg1-1+b3");
+            Assert.False(plan.DaemonConfigChanged);
+            Assert.True(plan.ApplyPendingConfig);
+            Assert.True(plan.Restart);
+            Assert.Contains("applying a daemon.json written after the engine started", plan.Steps.Single(s => s.Name == "Service").Detail);
+            var applied = Facts("pkg=docker.io hi  20.10.24+dfsg1-1+b3\nenabled=enabled\nactive=active\ndaemonjson=" + B64(json) + "\ndjmtime=1700000000\nstarted=1700000000\n");
+            Assert.False(EngineInstallPlan.Make(applied, Req(r => r.AptProxy = null), "10.213.57.91", "20.10.24+dfsg1-1+b3").Restart);
+        }
+
+        [Fact]
+        public void BridgeMtuOnlyBelow1500AndMetricsOnlyOnAnOwnAddress()
+        {
+            var jumbo = EngineInstallPlan.Make(Facts("mtu=9000\n"), Req(), "10.213.57.91", null);
+            Assert.False(jumbo.DaemonConfig.ContainsKey("mtu"));
+            var exact = EngineInstallPlan.Make(Facts("mtu=1500\n"), Req(), "10.213.57.91", null);
+            Assert.False(exact.DaemonConfig.ContainsKey("mtu"));
+            Assert.Equal(9000, (int)EngineInstallPlan.Make(Facts("mtu=9000\n"), Req(r => r.Mtu = 9000), "10.213.57.91", null).DaemonConfig["mtu"]);
+            // reached through a NAT / floating address: no default metrics-addr
+            var nat = EngineInstallPlan.Make(Facts(), Req(), "203.0.113.7", null);
+            Assert.False(nat.DaemonConfig.ContainsKey("metrics-addr"));
+            Assert.Contains("203.0.113.7", nat.MetricsNote);
+            Assert.Null(EngineInstallPlan.Make(Facts(), Req(), "10.213.57.91", null).MetricsNote);
+        }
+
+        [Fact]
+        public void ActiveManagersAreRecognisedAndPackageChangesDisruptThem()
+        {
+            var mgr = Facts("pkg=docker.io hi  20.10.24+dfsg1-1+b3\nenabled=enabled\nactive=active\nswarm=active true\n");
+            Assert.True(mgr.IsActiveManager);
+            Assert.False(Facts("swarm=active false\n").IsActiveManager);
+            Assert.False(Facts("swarm=inactive false\n").IsActiveManager);
+            var upgrade = EngineInstallPlan.Make(mgr, Req(r => { r.AptProxy = null; r.Version = "20.10.25"; }), "10.213.57.91", "20.10.25");
+            Assert.True(upgrade.NeedsInstall);
+            Assert.True(upgrade.DisruptsEngine);
+        }
+
+        [Theory]
+        [InlineData("20.10.24+dfsg1-1+b3", true)]
+        [InlineData("5:27.3.1-1~debian.12~bookworm", true)]
+        [InlineData("1;reboot", false)]
+        [InlineData("1 $(id)", false)]
+        [InlineData("", false)]
+        [InlineData(null, false)]
+        public void VersionsFromNodesAreValidated(string v, bool ok) => Assert.Equal(ok, EngineInstallPlan.IsValidVersion(v));
+
+        [Fact]
+        public void RiskyUserKeysAreWarnedAbout()
+        {
+            Assert.Equal(2, DaemonConfigJson.RiskyUserKeys(new Hashtable { ["live-restore"] = true, ["hosts"] = new[] { "tcp://0.0.0.0:2375" } }).Length);
+            Assert.Empty(DaemonConfigJson.RiskyUserKeys(new Hashtable { ["live-restore"] = false, ["debug"] = true }));
         }
 
         [Fact]

@@ -42,7 +42,7 @@ namespace SwarmAdmin.Commands
 
         /// <summary>The exact package version to install and hold on every node (apt-cache policy / madison spelling).</summary>
         [Parameter]
-        [ValidatePattern(@"^[A-Za-z0-9][A-Za-z0-9.+:~-]*$")]
+        [ValidatePattern(EngineInstallPlan.VersionPattern)]
         public string Version { get; set; }
 
         /// <summary>Base URI of Docker's APT repository (e.g. https://download.docker.com/linux/debian, or a mirror). Required with -Source DockerRepository.</summary>
@@ -85,6 +85,13 @@ namespace SwarmAdmin.Commands
         [ValidateRange(30, 7200)]
         public int TimeoutSec { get; set; } = 900;
 
+        /// <summary>
+        /// Restart the engines of active swarm managers too: one manager at a time, after the other nodes, each waited
+        /// for until it is a reachable manager again. Without it such managers are refused (QuorumGuard).
+        /// </summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
         /// <summary>SSH private key. Default: the node's key from the cluster file, else ~/.ssh/id_*.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
@@ -99,6 +106,7 @@ namespace SwarmAdmin.Commands
         private static readonly TimeSpan ShortStep = TimeSpan.FromSeconds(60);
 
         private const string Env = "export LC_ALL=C DEBIAN_FRONTEND=noninteractive PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n";
+        private const int LockTimeout = 120;
         private const string Apt = "apt-get -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold -y -q";
 
         private sealed class NodeWork
@@ -131,6 +139,7 @@ namespace SwarmAdmin.Commands
         {
             if (_targets.Count == 0) return;
             EngineInstallRequest req = BuildRequest();
+            foreach (string warning in DaemonConfigJson.RiskyUserKeys(req.DaemonConfig)) WriteWarning(warning);
             string keyFile = KeyFile != null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(KeyFile) : null;
             string knownHosts = KnownHostsPath != null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(KnownHostsPath) : null;
 
@@ -147,6 +156,7 @@ namespace SwarmAdmin.Commands
                 {
                     if (w.Error != null) continue;
                     w.Plan = EngineInstallPlan.Make(w.Facts, req, w.Address, known.Version);
+                    if (QuorumGuard(w)) continue;
                     string version = w.Plan.NeedsInstall ? (known.Version ?? "the version APT offers on the first node") : w.Installed;
                     w.Approved = ShouldProcess($"{w.Name} ({w.Shell.Endpoint})", $"Install Docker Engine {version} ({req.EnginePackage}, {req.Source}) on {w.Facts.Os}: {w.Plan.Describe()}");
                 }
@@ -168,6 +178,11 @@ namespace SwarmAdmin.Commands
                     if (ready.Count > 0) Verbose($"Engine version for this run: {choice.Version ?? "(none available)"} ({choice.Origin ?? "no node offers one"}).");
                     foreach (var w in ready)
                     {
+                        if (w.Plan.NeedsInstall && choice.Version != null && !EngineInstallPlan.IsValidVersion(choice.Version))
+                        {
+                            w.Error = StepFailure(w, "Resolve", $"The engine version '{choice.Version}' ({choice.Origin}) is not a Debian package version; nothing was installed on {w.Name}.", null, ErrorCategory.InvalidData, "Pass -Version with the exact version to install.");
+                            continue;
+                        }
                         if (w.Plan.NeedsInstall && choice.Version == null)
                         {
                             w.Error = StepFailure(w, "Resolve", $"APT offers no {req.EnginePackage} package on {w.Name} (apt-cache policy shows no candidate).", null, ErrorCategory.ObjectNotFound,
@@ -181,12 +196,35 @@ namespace SwarmAdmin.Commands
                         w.Plan.DroppedKeys = refreshed.DroppedKeys;
                         w.Plan.ExistingDaemonJsonInvalid = refreshed.ExistingDaemonJsonInvalid;
                         w.Plan.HoldMissing = refreshed.HoldMissing;
+                        w.Plan.Restart = refreshed.Restart;
+                        w.Plan.ApplyPendingConfig = refreshed.ApplyPendingConfig;
+                        w.Plan.DisruptsEngine = refreshed.DisruptsEngine;
+                        w.Plan.MetricsNote = refreshed.MetricsNote;
+                        if (QuorumGuard(w)) continue;
+                        if (w.Plan.MetricsNote != null) Verbose($"{w.Name}: {w.Plan.MetricsNote}.");
+                        if (w.Plan.ApplyPendingConfig) Verbose($"{w.Name}: applying a daemon.json written after the engine started (restart).");
                         if (w.Plan.DroppedKeys.Length > 0 && w.Plan.DaemonConfigChanged)
-                            WriteWarning($"{w.Name}: /etc/docker/daemon.json has keys that are not in the defaults or -DaemonConfig and will be removed: {string.Join(", ", w.Plan.DroppedKeys)}. Pass them in -DaemonConfig to keep them (the old file is kept as daemon.json.swarmadmin-bak).");
+                            Verbose($"{w.Name}: -DaemonConfig removes these keys from /etc/docker/daemon.json: {string.Join(", ", w.Plan.DroppedKeys)} (the old file is kept as daemon.json.swarmadmin-bak).");
                     }
 
-                    // 5. daemon.json, install, hold, service, verify.
-                    await RunPhaseAsync(ready.Where(w => w.Error == null).ToList(), "Installing the engine", w => ApplyAsync(w, req));
+                    // 5. daemon.json, install, hold, service, verify: the other nodes in parallel, then (with -Force)
+                    //    the active managers whose engine restarts, one at a time, each back as a reachable manager before the next.
+                    var apply = ready.Where(w => w.Error == null).ToList();
+                    var managers = apply.Where(w => w.Facts.IsActiveManager && w.Plan.DisruptsEngine).ToList();
+                    await RunPhaseAsync(apply.Except(managers).ToList(), "Installing the engine", w => ApplyAsync(w, req));
+                    NodeWork failedManager = null;
+                    foreach (var w in managers)
+                    {
+                        if (failedManager != null)
+                        {
+                            w.Error = new SwarmException(SwarmErrorId.QuorumGuard, ErrorCategory.ResourceUnavailable,
+                                $"{w.Name} is a swarm manager; its engine was not restarted because the manager before it ({failedManager.Name}) failed or did not come back as a reachable manager. Nothing was changed on {w.Name}.", w.Target)
+                            { RecommendedAction = $"Fix {failedManager.Name} first (docker node ls on a manager), then run Install-SwarmEngine -Force again." };
+                            continue;
+                        }
+                        await RunPhaseAsync(new List<NodeWork> { w }, $"Restarting manager {w.Name}", x => ApplyManagerAsync(x, req));
+                        if (w.Error != null) failedManager = w;
+                    }
                 }
 
                 // 6. One result per node in input order; errors name the node and the step.
@@ -220,6 +258,50 @@ namespace SwarmAdmin.Commands
             {
                 foreach (var w in work) w.Shell?.Dispose();
             }
+        }
+
+        /// <summary>
+        /// Refuses (without -Force) an active swarm manager whose engine this run would restart or upgrade; true when
+        /// the node was refused.
+        /// </summary>
+        private bool QuorumGuard(NodeWork w)
+        {
+            if (Force || !w.Facts.IsActiveManager || !w.Plan.DisruptsEngine) return false;
+            string what = w.Plan.NeedsInstall ? $"the package change ({w.Installed} -> {w.Plan.Version ?? Version}) restarts its engine"
+                : w.Plan.ApplyPendingConfig ? "applying a daemon.json written after the engine started restarts its engine"
+                : "the daemon.json change restarts its engine";
+            w.Error = new SwarmException(SwarmErrorId.QuorumGuard, ErrorCategory.ResourceUnavailable,
+                $"{w.Name} is an active swarm manager and {what}; restarting managers in parallel can cost the swarm its quorum. Nothing was changed on {w.Name}.", w.Target)
+            { RecommendedAction = "Use -Force to restart managers one at a time, waiting for each to be Reachable again, or Invoke-SwarmNodeMaintenance." };
+            return true;
+        }
+
+        /// <summary>A manager (with -Force): the usual steps, then wait until it is a reachable manager again.</summary>
+        private async Task ApplyManagerAsync(NodeWork w, EngineInstallRequest req)
+        {
+            await ApplyAsync(w, req).ConfigureAwait(false);
+            if (!w.Restarted) return;
+            var sw = Stopwatch.StartNew();
+            Verbose($"{w.Name}: ManagerWait: waiting until the manager is Ready and Reachable again (up to {TimeoutSec} s).");
+            DateTime deadline = DateTime.UtcNow.AddSeconds(TimeoutSec);
+            string last = null;
+            while (true)
+            {
+                SshExecResult r = await w.Shell.ExecAsync(Env + "docker info --format 'control={{.Swarm.ControlAvailable}}' 2>&1; docker node ls --format 'self={{.Self}} {{.Status}} {{.ManagerStatus}}' 2>&1 | grep -E '^self=true|rror' ; true", null, ShortStep, StopToken).ConfigureAwait(false);
+                last = (r.StdOut ?? string.Empty).Trim();
+                if (Regex.IsMatch(last, @"(?m)^control=true\s*$") && Regex.IsMatch(last, @"(?m)^self=true Ready (Reachable|Leader)\s*$")) break;
+                if (DateTime.UtcNow > deadline)
+                {
+                    var ex = new SwarmException(SwarmErrorId.EngineInstallFailed, ErrorCategory.OperationTimeout,
+                        $"Step ManagerWait on {w.Name} failed: the manager was not Ready and Reachable again within {TimeoutSec} s after its engine restarted; the managers after it are left alone.\n{Tail(last, 4)}", w.Target)
+                    { RecommendedAction = $"Check 'docker node ls' on another manager and 'journalctl -u docker' on {w.Name}." };
+                    ex.Data["Step"] = "ManagerWait";
+                    ex.Data["Node"] = w.Name;
+                    throw ex;
+                }
+                await Task.Delay(2000, StopToken).ConfigureAwait(false);
+            }
+            AddStep(w, "ManagerWait", "the manager is Ready and Reachable again", false, sw.Elapsed);
         }
 
         private EngineInstallRequest BuildRequest()
@@ -335,6 +417,18 @@ fi
 dev=${{dev%@*}}
 echo ""iface=$dev""
 if [ -n ""$dev"" ] && [ -r /sys/class/net/$dev/mtu ]; then echo ""mtu=$(cat /sys/class/net/$dev/mtu)""; fi
+if command -v ip >/dev/null 2>&1; then echo ""addrs=$(ip -o addr show 2>/dev/null | awk '{{split($4, p, ""/""); printf ""%s "", p[1]}}')""; fi
+# only a running engine is asked (docker info would start a socket-activated one)
+running=0
+if [ -d /run/systemd/system ]; then systemctl is-active --quiet docker.service 2>/dev/null && running=1; elif pidof dockerd >/dev/null 2>&1; then running=1; fi
+if [ $running = 1 ] && command -v docker >/dev/null 2>&1; then
+  s=$(timeout 20 docker info --format '{{{{.Swarm.LocalNodeState}}}} {{{{.Swarm.ControlAvailable}}}}' 2>/dev/null) && echo ""swarm=$s""
+fi
+if [ -f {EngineInstallPlan.DaemonJsonPath} ] && [ -d /run/systemd/system ] && systemctl is-active --quiet docker.service 2>/dev/null; then
+  echo ""djmtime=$(stat -c %Y {EngineInstallPlan.DaemonJsonPath} 2>/dev/null)""
+  ts=$(systemctl show -p ActiveEnterTimestamp --value docker.service 2>/dev/null)
+  [ -n ""$ts"" ] && echo ""started=$(date -d ""$ts"" +%s 2>/dev/null)""
+fi
 exit 0";
         }
 
@@ -417,7 +511,14 @@ exit 0";
 
             if (plan.NeedsUpdate)
             {
-                await AptAsync(w, "AptUpdate", "apt-get update", $"{Apt} update", changed: false).ConfigureAwait(false);
+                // apt-get update takes the lists lock, which DPkg::Lock::Timeout does not wait for: retry while another apt holds it
+                int tries = Math.Max(1, Math.Min(10, TimeoutSec / 30));
+                await AptAsync(w, "AptUpdate", "apt-get update", $@"err=$(mktemp); i=0
+while :; do
+  {Apt} update 2>""$err""; rc=$?
+  if [ $rc -eq 100 ] && grep -q 'Could not get lock' ""$err"" && [ $i -lt {tries} ]; then i=$((i+1)); echo ""apt lists locked, retry $i"" >&2; sleep 15; continue; fi
+  cat ""$err"" >&2; rm -f ""$err""; exit $rc
+done", changed: false).ConfigureAwait(false);
                 string pkg = req.EnginePackage;
                 string outp = await StepAsync(w, "Resolve", $"apt-cache policy {pkg}", Env + $"apt-cache policy {pkg} | awk '/Candidate:/ {{print $2; exit}}'", ShortStep, null, changed: false).ConfigureAwait(false);
                 string candidate = (outp ?? string.Empty).Trim();
@@ -451,19 +552,29 @@ trap - EXIT", ShortStep, Encoding.UTF8.GetBytes(DaemonConfigJson.Format(plan.Dae
             if (plan.NeedsInstall)
             {
                 string[] pkgs = req.Packages;
+                if (!EngineInstallPlan.IsValidVersion(plan.Version))
+                    throw StepFailure(w, "Install", $"The engine version '{plan.Version}' is not a Debian package version; nothing was installed on {w.Name}.", null, ErrorCategory.InvalidData, "Pass -Version with the exact version to install.");
                 string spec = string.Join(" ", pkgs.Select((p, i) => i < (req.Source == SwarmEngineSource.Distribution ? 1 : 2) ? $"{p}={plan.Version}" : p));
-                await AptAsync(w, "Install", $"apt-get install {spec}", $"{Apt} --allow-downgrades --allow-change-held-packages install {spec}").ConfigureAwait(false);
+                string quoted = string.Join(" ", pkgs.Select((p, i) => NodeShell.Quote(i < (req.Source == SwarmEngineSource.Distribution ? 1 : 2) ? $"{p}={plan.Version}" : p)));
+                await AptAsync(w, "Install", $"apt-get install {spec}", $"{Apt} --allow-downgrades --allow-change-held-packages install {quoted}").ConfigureAwait(false);
                 w.FreshInstall = w.Installed == null;
+                // the package's postinst restarted the running engine
+                if (!w.FreshInstall && w.Facts.ServiceActive) w.Restarted = true;
             }
             else AddStep(w, "Install", $"{req.EnginePackage} {w.Installed} is installed", false, TimeSpan.Zero);
 
             if (plan.HoldMissing.Length > 0)
-                await StepAsync(w, "Hold", $"apt-mark hold {string.Join(" ", plan.HoldMissing)}", Env + $"apt-mark hold {string.Join(" ", plan.HoldMissing)} >/dev/null", ShortStep, null).ConfigureAwait(false);
+                await StepAsync(w, "Hold", $"apt-mark hold {string.Join(" ", plan.HoldMissing)}", Env + $"apt-mark -o DPkg::Lock::Timeout={LockTimeout} hold {string.Join(" ", plan.HoldMissing)} >/dev/null", ShortStep, null).ConfigureAwait(false);
             else AddStep(w, "Hold", "already held", false, TimeSpan.Zero);
 
-            bool restart = plan.DaemonConfigChanged && !w.FreshInstall && w.Facts.ServiceActive;
+            bool restart = plan.Restart && !w.FreshInstall;
             bool serviceOk = w.Facts.ServiceActive && (w.Facts.ServiceEnabled || !w.Facts.HasSystemd) && !plan.NeedsInstall;
-            if (restart || !serviceOk)
+            if (restart && w.Facts.HasSystemd)
+            {
+                await RestartOrRestoreAsync(w).ConfigureAwait(false);
+                w.Restarted = true;
+            }
+            else if (restart || !serviceOk)
             {
                 string verb = restart ? "restart" : "start";
                 string script = w.Facts.HasSystemd
@@ -521,6 +632,49 @@ trap - EXIT", ShortStep, Encoding.UTF8.GetBytes(DaemonConfigJson.Format(plan.Dae
                 w.ApiVersion = v.Length > 1 ? v[1] : null;
             }
             AddStep(w, "Verify", $"engine {w.EngineVersion} answers (API {w.ApiVersion})", false, sw.Elapsed);
+        }
+
+        /// <summary>
+        /// Restarts docker (systemd) and waits for docker info; when the engine does not come back, the previous
+        /// daemon.json is put back (or the new one removed), the engine restarted with it, and the step fails with
+        /// the engine's last journal lines.
+        /// </summary>
+        private async Task RestartOrRestoreAsync(NodeWork w)
+        {
+            string dj = EngineInstallPlan.DaemonJsonPath;
+            int wait = Math.Min(120, Math.Max(30, TimeoutSec / 4));
+            string restore = w.Facts.DaemonJsonExists
+                ? $"if [ -f {dj}.swarmadmin-bak ]; then cp -p {dj}.swarmadmin-bak {dj}; echo 'the previous daemon.json was put back (from daemon.json.swarmadmin-bak)' >&2; fi"
+                : $"rm -f {dj}; echo 'the new daemon.json was removed (there was none before)' >&2";
+            string script = Env + $@"up() {{ i=0; while [ $i -lt {wait} ]; do docker info >/dev/null 2>&1 && return 0; sleep 1; i=$((i+1)); done; return 1; }}
+systemctl enable docker.service >/dev/null 2>&1
+if systemctl restart docker.service && up; then exit 0; fi
+echo 'docker did not come back after the restart; the last lines of journalctl -u docker:' >&2
+journalctl -u docker.service -n 20 --no-pager >&2
+{(w.Plan.DaemonConfigChanged ? restore : $"echo 'the daemon.json on the node is kept: it was not written by this run' >&2")}
+systemctl reset-failed docker.service docker.socket >/dev/null 2>&1
+if systemctl restart docker.service && up; then echo 'the engine runs again with the previous configuration' >&2; else echo 'the engine does not run even with the previous configuration' >&2; fi
+exit 1";
+            string detail = w.Plan.ApplyPendingConfig ? "restart docker: applying a daemon.json written after the engine started" : "restart docker (daemon.json changed)";
+            Verbose($"{w.Name}: Service: {detail}");
+            var sw = Stopwatch.StartNew();
+            SshExecResult r;
+            try { r = await w.Shell.ExecAsync(script, null, TimeSpan.FromSeconds(2 * wait + 120), StopToken).ConfigureAwait(false); }
+            catch (TimeoutException ex)
+            {
+                throw new SwarmException(SwarmErrorId.EngineInstallFailed, ErrorCategory.OperationTimeout, $"Step Service on {w.Name} did not finish within {2 * wait + 120} s ({detail}).", w.Target, ex) { Data = { ["Step"] = "Service", ["Node"] = w.Name } };
+            }
+            if (r.ExitCode != 0)
+            {
+                string text = (r.StdErr ?? string.Empty).Trim();
+                var ex = new SwarmException(SwarmErrorId.EngineInstallFailed, ErrorCategory.InvalidResult,
+                    $"Step Service on {w.Name} failed: the engine did not come back within {wait} s after the restart ({detail}).\n{Tail(text, 26)}", w.Target)
+                { RecommendedAction = $"Fix the daemon.json settings (-DaemonConfig) that the engine's log above complains about and run Install-SwarmEngine again." };
+                ex.Data["Step"] = "Service";
+                ex.Data["Node"] = w.Name;
+                throw ex;
+            }
+            AddStep(w, "Service", detail, true, sw.Elapsed);
         }
 
         private Task<string> AptAsync(NodeWork w, string step, string detail, string command, bool changed = true)

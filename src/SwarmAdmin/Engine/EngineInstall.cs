@@ -157,11 +157,46 @@ namespace SwarmAdmin.Engine
         /// The user's -DaemonConfig merged over <paramref name="defaults"/>: hashtables merge key by key (recursively),
         /// any other value replaces the default, and $null removes the key.
         /// </summary>
-        public static JsonObject Merge(JsonObject defaults, IDictionary user)
+        public static JsonObject Merge(JsonObject defaults, IDictionary user) => Merge(defaults, null, user);
+
+        /// <summary>
+        /// The file to write: <paramref name="defaults"/>, then the keys of the file already on the node
+        /// (<paramref name="existing"/>, when it is a JSON object; objects merge key by key) so a later run with fewer
+        /// parameters keeps what an earlier run or the admin set, then the user's -DaemonConfig over both (its keys
+        /// win; $null removes a key).
+        /// </summary>
+        public static JsonObject Merge(JsonObject defaults, JsonNode existing, IDictionary user)
         {
             var result = (JsonObject)Clone(defaults);
+            if (existing is JsonObject e) MergeJson(result, (JsonObject)Clone(e));
             if (user != null) MergeInto(result, user, "");
             return result;
+        }
+
+        private static void MergeJson(JsonObject target, JsonObject over)
+        {
+            foreach (var kv in over.ToList())
+            {
+                over.Remove(kv.Key);
+                if (kv.Value is JsonObject o && target[kv.Key] is JsonObject t) MergeJson(t, o);
+                else target[kv.Key] = kv.Value;
+            }
+        }
+
+        /// <summary>Warnings for -DaemonConfig keys that break swarm nodes or the Debian unit (live-restore true, hosts).</summary>
+        public static string[] RiskyUserKeys(IDictionary user)
+        {
+            var list = new List<string>();
+            if (user == null) return list.ToArray();
+            foreach (DictionaryEntry e in user)
+            {
+                string key = e.Key?.ToString();
+                if (key == "live-restore" && e.Value is bool b && b)
+                    list.Add("-DaemonConfig sets live-restore true: a swarm node's engine refuses to start with it (live-restore is incompatible with swarm mode); do not use it on nodes that are or will be in a swarm.");
+                else if (key == "hosts" && e.Value != null)
+                    list.Add("-DaemonConfig sets hosts: Debian's and Ubuntu's docker.service start dockerd with -H fd://, and dockerd refuses to start when daemon.json also sets hosts (use a systemd drop-in instead).");
+            }
+            return list.ToArray();
         }
 
         private static void MergeInto(JsonObject target, IDictionary user, string path)
@@ -392,6 +427,19 @@ namespace SwarmAdmin.Engine
         public string Interface { get; set; }
         public int? Mtu { get; set; }
         public string Arch { get; set; }
+        /// <summary>The IP addresses on the node's interfaces (ip -o addr), for the default metrics-addr.</summary>
+        public HashSet<string> Addresses { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        /// <summary>docker info's Swarm.LocalNodeState (active, inactive, pending, locked, error) when the engine answered.</summary>
+        public string SwarmState { get; set; }
+        /// <summary>docker info's Swarm.ControlAvailable: the node is a swarm manager.</summary>
+        public bool ControlAvailable { get; set; }
+        /// <summary>The node is an active swarm manager: restarting its engine costs the swarm a manager.</summary>
+        public bool IsActiveManager => ControlAvailable && string.Equals(SwarmState, "active", StringComparison.OrdinalIgnoreCase);
+        /// <summary>daemon.json's mtime and the running engine's start time (Unix seconds) when both are known.</summary>
+        public long? DaemonJsonMtime { get; set; }
+        public long? EngineStarted { get; set; }
+        /// <summary>daemon.json was written after the running engine started: it was never applied.</summary>
+        public bool DaemonJsonNewerThanEngine => ServiceActive && DaemonJsonMtime.HasValue && EngineStarted.HasValue && DaemonJsonMtime.Value > EngineStarted.Value;
 
         /// <summary>Parses the probe script's output: "key=value" lines and base64 blocks for file contents.</summary>
         public static EngineNodeFacts Parse(string output)
@@ -431,6 +479,16 @@ namespace SwarmAdmin.Engine
                     case "iface": f.Interface = value.Length == 0 ? null : value; break;
                     case "mtu": if (int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int mtu) && mtu > 0) f.Mtu = mtu; break;
                     case "arch": f.Arch = value.Length == 0 ? null : value; break;
+                    case "addrs": foreach (string a in value.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries)) f.Addresses.Add(a); break;
+                    case "swarm":
+                        {
+                            string[] p = value.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
+                            f.SwarmState = p.Length > 0 ? p[0] : null;
+                            f.ControlAvailable = p.Length > 1 && string.Equals(p[1], "true", StringComparison.OrdinalIgnoreCase);
+                            break;
+                        }
+                    case "djmtime": if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long mt)) f.DaemonJsonMtime = mt; break;
+                    case "started": if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long st) && st > 0) f.EngineStarted = st; break;
                 }
             }
             f.Os = OsRelease.Parse(osText);
@@ -491,6 +549,18 @@ namespace SwarmAdmin.Engine
         public bool ExistingDaemonJsonInvalid { get; set; }
         public string MetricsAddress { get; set; }
         public int? Mtu { get; set; }
+        /// <summary>Why no default metrics-addr was written (the node's address is not on its interfaces), else null.</summary>
+        public string MetricsNote { get; set; }
+        /// <summary>The engine is restarted by this run (daemon.json changed, or a daemon.json written after the engine started is applied).</summary>
+        public bool Restart { get; set; }
+        /// <summary>daemon.json is as wanted but newer than the running engine: restart to apply it.</summary>
+        public bool ApplyPendingConfig { get; set; }
+        /// <summary>The running engine is restarted (by us or by the package's upgrade): a manager loses its vote meanwhile.</summary>
+        public bool DisruptsEngine { get; set; }
+
+        /// <summary>The pattern -Version and any version taken from a node must match before it goes into a command.</summary>
+        public const string VersionPattern = @"^[A-Za-z0-9][A-Za-z0-9.+:~-]*$";
+        public static bool IsValidVersion(string v) => v != null && System.Text.RegularExpressions.Regex.IsMatch(v, VersionPattern);
 
         /// <summary>"http://user:pw@proxy:3142" -> "http://***@proxy:3142" for messages.</summary>
         public static string Redact(string url)
@@ -565,13 +635,21 @@ namespace SwarmAdmin.Engine
             if (!versionKnown && installed == null) plan.Steps.Add(new SwarmEngineStep { Name = "Resolve", Detail = $"apt-cache policy {pkg}: the candidate version (the first node's is used for all nodes)" });
 
             // daemon.json: defaults for this node, the user's additions on top, compared as parsed JSON
-            plan.Mtu = req.Mtu ?? facts.Mtu;
-            plan.MetricsAddress = req.MetricsAddressGiven ? req.MetricsAddress : DaemonConfigJson.MetricsAddressFor(nodeAddress ?? facts.SshAddress);
+            // the bridge MTU only when the underlay's is smaller than Docker's 1500 (jumbo frames do not mean the bridge should use them)
+            plan.Mtu = req.Mtu ?? (facts.Mtu.HasValue && facts.Mtu.Value < 1500 ? facts.Mtu : null);
+            if (req.MetricsAddressGiven) plan.MetricsAddress = req.MetricsAddress;
+            else
+            {
+                // dockerd refuses to start when metrics-addr is not an address of the node (a NAT or floating SSH address)
+                string ip = nodeAddress ?? facts.SshAddress;
+                if (ip != null && facts.Addresses.Contains(ip)) plan.MetricsAddress = DaemonConfigJson.MetricsAddressFor(ip);
+                else plan.MetricsNote = $"no default metrics-addr: {ip ?? "the node's address"} is not an address of the node's interfaces{(facts.Addresses.Count > 0 ? " (" + string.Join(", ", facts.Addresses.OrderBy(a => a, StringComparer.Ordinal)) + ")" : "")}; pass -MetricsAddress to set one";
+            }
             string engineVersion = version ?? installed ?? facts.Candidate;
-            plan.DaemonConfig = DaemonConfigJson.Merge(DaemonConfigJson.Defaults(plan.Mtu, plan.MetricsAddress, engineVersion), req.DaemonConfig);
             JsonNode existing = null;
             try { existing = DaemonConfigJson.Parse(facts.DaemonJson); }
             catch (JsonException) { plan.ExistingDaemonJsonInvalid = true; }
+            plan.DaemonConfig = DaemonConfigJson.Merge(DaemonConfigJson.Defaults(plan.Mtu, plan.MetricsAddress, engineVersion), existing, req.DaemonConfig);
             plan.DaemonConfigChanged = plan.ExistingDaemonJsonInvalid || !facts.DaemonJsonExists || !DaemonConfigJson.SameMeaning(existing, plan.DaemonConfig);
             plan.DroppedKeys = DaemonConfigJson.DroppedKeys(existing, plan.DaemonConfig);
             plan.Steps.Add(new SwarmEngineStep
@@ -579,7 +657,7 @@ namespace SwarmAdmin.Engine
                 Name = "DaemonConfig",
                 Changed = plan.DaemonConfigChanged,
                 Detail = plan.DaemonConfigChanged
-                    ? $"write {DaemonJsonPath}: {DaemonConfigJson.Canonical(plan.DaemonConfig)}{(plan.DroppedKeys.Length > 0 ? " (drops " + string.Join(", ", plan.DroppedKeys) + ")" : "")}{(plan.ExistingDaemonJsonInvalid ? " (the present file is not valid JSON; it is kept as daemon.json.swarmadmin-bak)" : "")}"
+                    ? $"write {DaemonJsonPath}: {DaemonConfigJson.Canonical(plan.DaemonConfig)}{(plan.DroppedKeys.Length > 0 ? " (removes " + string.Join(", ", plan.DroppedKeys) + ")" : "")}{(plan.ExistingDaemonJsonInvalid ? " (the present file is not valid JSON; it is kept as daemon.json.swarmadmin-bak)" : "")}"
                     : $"{DaemonJsonPath} already says the same",
             });
 
@@ -597,13 +675,16 @@ namespace SwarmAdmin.Engine
             plan.HoldMissing = hold;
             plan.Steps.Add(new SwarmEngineStep { Name = "Hold", Changed = hold.Length > 0, Detail = hold.Length > 0 ? $"apt-mark hold {string.Join(" ", hold)}" : $"{string.Join(", ", req.Packages.Where(facts.Packages.ContainsKey))} already held" });
 
-            bool restart = plan.DaemonConfigChanged && installed != null && facts.ServiceActive;
+            plan.ApplyPendingConfig = !plan.DaemonConfigChanged && installed != null && facts.DaemonJsonNewerThanEngine;
+            bool restart = (plan.DaemonConfigChanged || plan.ApplyPendingConfig) && installed != null && facts.ServiceActive;
+            plan.Restart = restart;
+            plan.DisruptsEngine = installed != null && facts.ServiceActive && (restart || plan.NeedsInstall);
             bool serviceOk = facts.ServiceActive && (facts.ServiceEnabled || !facts.HasSystemd) && !plan.NeedsInstall;
             plan.Steps.Add(new SwarmEngineStep
             {
                 Name = "Service",
                 Changed = restart || !serviceOk,
-                Detail = restart ? "restart docker (daemon.json changed; running containers restart unless live-restore is set)"
+                Detail = restart ? (plan.ApplyPendingConfig ? "restart docker: applying a daemon.json written after the engine started" : "restart docker (daemon.json changed; its running containers restart)")
                     : serviceOk ? "docker is enabled and running"
                     : facts.HasSystemd ? "systemctl enable --now docker" : "start docker (/etc/init.d/docker)",
             });
