@@ -99,6 +99,9 @@ Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode {
             $state = Get-FreshState $r.Node
             $state | Should -Match "docker.io hi +$([regex]::Escape($r.Version))"
             $state | Should -Match 'ActiveState=active'
+            # only the recommends a swarm node needs: AppArmor, CA certificates, xz; not git, perl or needrestart
+            Invoke-Node $r.Node "dpkg-query -W -f='`${Package} `${db:Status-Abbrev}\n' apparmor ca-certificates xz-utils git needrestart 2>/dev/null | awk '`$2 ~ /^ii/ {print `$1}' | sort" |
+                Should -Be "apparmor`nca-certificates`nxz-utils"
             $state | Should -Match '(?m)^docker.io$'       # apt-mark showhold
             Invoke-Node $r.Node 'cat /etc/apt/apt.conf.d/80swarmadmin-proxy' | Should -Match ([regex]::Escape("Acquire::http::Proxy `"$Proxy`";"))
             $json = Invoke-Node $r.Node 'cat /etc/docker/daemon.json' | ConvertFrom-Json

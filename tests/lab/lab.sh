@@ -42,7 +42,8 @@ BUILD_REV=1
 FRESH_IMAGE=swarmadmin-lab/fresh:12
 FRESH_SUITE=bookworm
 FRESH_MIRROR=http://deb.debian.org/debian
-FRESH_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,apt,ca-certificates,iproute2,iptables,kmod,procps,iputils-ping,systemd-timesyncd
+# (python3: Debian's cloud images have it, cloud-init is written in it; Test-SwarmNodeReadiness listens with it)
+FRESH_PACKAGES=systemd,systemd-sysv,dbus,openssh-server,apt,ca-certificates,iproute2,iptables,kmod,procps,iputils-ping,systemd-timesyncd,python3
 FRESH_LOG=$VAR_DIR/fresh-build.log
 FRESH_LOCK=$RUN_DIR/fresh-build.lock
 FRESH_PIDFILE=$RUN_DIR/fresh-build.pid
