@@ -156,15 +156,21 @@ Describe 'Connect-SwarmCluster host key trust' {
         $kh = Join-Path $Tmp 'changed_known_hosts'
         Copy-Item $Lab.KnownHostsPath $kh
         Invoke-Lab regen-hostkey $victim.Name | Out-Null
-        $err = $null
-        try { Connect-SwarmCluster -Endpoint (Get-LabEndpoint $victim.Name) -KeyFile $Lab.KeyPath -KnownHostsPath $kh -TrustOnFirstUse -NoDefault -ErrorAction Stop }
-        catch { $err = $_ }
-        $err.FullyQualifiedErrorId | Should -Be 'HostKeyChanged,SwarmAdmin.Commands.ConnectSwarmClusterCommand'
-        $lineNo = (Select-String -Path $kh -Pattern ("^" + [regex]::Escape($victim.Address) + " ")).LineNumber | Select-Object -First 1
-        $err.Exception.Message | Should -Match ([regex]::Escape($kh))
-        $err.Exception.Message | Should -Match "line $lineNo\b"
-        # -TrustOnFirstUse never overrides a changed key: the file is untouched
-        (Get-FileHash $kh).Hash | Should -Be (Get-FileHash $Lab.KnownHostsPath).Hash
+        try {
+            $err = $null
+            try { Connect-SwarmCluster -Endpoint (Get-LabEndpoint $victim.Name) -KeyFile $Lab.KeyPath -KnownHostsPath $kh -TrustOnFirstUse -NoDefault -ErrorAction Stop }
+            catch { $err = $_ }
+            $err.FullyQualifiedErrorId | Should -Be 'HostKeyChanged,SwarmAdmin.Commands.ConnectSwarmClusterCommand'
+            $lineNo = (Select-String -Path $kh -Pattern ("^" + [regex]::Escape($victim.Address) + " ")).LineNumber | Select-Object -First 1
+            $err.Exception.Message | Should -Match ([regex]::Escape($kh))
+            $err.Exception.Message | Should -Match "line $lineNo\b"
+            # -TrustOnFirstUse never overrides a changed key: the file is untouched
+            (Get-FileHash $kh).Hash | Should -Be (Get-FileHash $Lab.KnownHostsPath).Hash
+        }
+        finally {
+            # the tests that follow reach this node over SSH with the lab's known_hosts: it takes the new keys
+            Invoke-Lab trust-hostkey $victim.Name | Out-Null
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 #   lab.sh up [--managers N] [--workers N] [--spare N] [--engine 26|20] [--state PATH]
 #   lab.sh down [--purge] [--state PATH]
 #   lab.sh status [--state PATH]
-#   lab.sh stop-node NAME [--kill] | start-node NAME [--wait-swarm] | regen-hostkey NAME
+#   lab.sh stop-node NAME [--kill] | start-node NAME [--wait-swarm] | regen-hostkey NAME | trust-hostkey NAME
 #   lab.sh add-node NAME --address IP [--engine 26|20] [--state PATH] | remove-node NAME
 #   lab.sh add-fresh-node NAME --address IP [--os-release ID[:VERSION]] [--no-apt-proxy] [--state PATH]
 #          ("fresh VM": Debian 12 with systemd, sshd, apt, no Docker; fresh nodes use .91-.99)
@@ -1392,6 +1392,16 @@ cmd_start_node() {
     log "$n is up again in $(($(date +%s) - t))s"
 }
 
+# the lab's known_hosts takes the node's current host keys again (after regen-hostkey, for the tests that follow)
+cmd_trust_hostkey() {
+    local n=${1:-}
+    need_node "$n"
+    resolve_state_path ""
+    take_lock
+    known_hosts_update "$n" "$(node_ip "$n")"
+    log "known_hosts has the current host keys of $n"
+}
+
 cmd_regen_hostkey() {
     local n=${1:-}
     need_node "$n"
@@ -1583,6 +1593,7 @@ main() {
         stop-node) cmd_stop_node "$@" ;;
         start-node) cmd_start_node "$@" ;;
         regen-hostkey) cmd_regen_hostkey "$@" ;;
+        trust-hostkey) cmd_trust_hostkey "$@" ;;
         add-node) cmd_add_node "$@" ;;
         add-fresh-node) cmd_add_fresh_node "$@" ;;
         build-fresh) cmd_build_fresh "$@" ;;
