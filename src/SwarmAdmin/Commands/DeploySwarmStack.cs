@@ -461,10 +461,29 @@ namespace SwarmAdmin.Commands
                     else
                     {
                         ((IOperationLog)this).Verbose($"Updating service {p.Spec.Name} (id {p.Id}): {SpecDiff.Summarize(p.Changes)}.");
-                        var r = await CallAsync(ctx, $"POST /services/{p.Id}/update", (c, t) => c.Swarm.UpdateServiceAsync(p.Id, new ServiceUpdateParameters
+                        long version = (long)(p.Live.Version?.Index ?? 0);
+                        ServiceUpdateResponse r;
+                        try
                         {
-                            Service = p.Spec, Version = (long)(p.Live.Version?.Index ?? 0), RegistryAuth = AuthFor(p),
-                        }, t), retryOnOtherManager: false).ConfigureAwait(false);
+                            r = await CallAsync(ctx, $"POST /services/{p.Id}/update", (c, t) => c.Swarm.UpdateServiceAsync(p.Id, new ServiceUpdateParameters
+                            {
+                                Service = p.Spec, Version = version, RegistryAuth = AuthFor(p),
+                            }, t), retryOnOtherManager: false).ConfigureAwait(false);
+                        }
+                        catch (Exception ex) when (SwarmErrors.Unwrap(ex) is DockerApiException api && (api.ResponseBody ?? api.Message ?? "").Contains("update out of sequence"))
+                        {
+                            // The service object moved on since it was read, e.g. the allocator filled in the endpoint of a
+                            // service created a moment ago. When its spec is still the one the diff was made against, send
+                            // the update again with the current version; a spec someone else changed is not overwritten.
+                            var current = await CallAsync(ctx, $"GET /services/{p.Id}", (c, t) => c.Swarm.InspectServiceAsync(p.Id, t)).ConfigureAwait(false);
+                            if (!SpecDiff.Flatten(current.Spec).SequenceEqual(SpecDiff.Flatten(p.Live.Spec))) throw;
+                            ((IOperationLog)this).Verbose($"Service {p.Spec.Name} moved from version {version} to {current.Version?.Index} with the same spec: sending the update again.");
+                            version = (long)(current.Version?.Index ?? 0);
+                            r = await CallAsync(ctx, $"POST /services/{p.Id}/update", (c, t) => c.Swarm.UpdateServiceAsync(p.Id, new ServiceUpdateParameters
+                            {
+                                Service = p.Spec, Version = version, RegistryAuth = AuthFor(p),
+                            }, t), retryOnOtherManager: false).ConfigureAwait(false);
+                        }
                         warnings = r.Warnings;
                     }
                     p.Sent = true;
