@@ -94,6 +94,59 @@ function Stop-Lab {
     & bash $labScript down --state $labState
 }
 
+# Files that work only on lab nodes of their own (DisasterRecovery: a swarm on swarmlab-dr1..5, mostly waiting for
+# engines to stop and start; EngineRepository: one fresh node that joins nothing) run in a second Pester process beside
+# the others (CI is held to 30 minutes on two cores). Node changes on both sides go through lab.sh, which serialises
+# them with its lock. A file added here must not touch the main lab swarm or another file's nodes.
+$script:SideLane = @('DisasterRecovery.Tests.ps1', 'EngineRepository.Tests.ps1')
+
+function Get-PesterRunnerArgs([string]$Lane, [string[]]$Exclude, [string[]]$Only) {
+    $a = @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tests/Invoke-PesterRun.ps1'), '-PesterPath', (Get-PesterPath),
+        '-ModulePath', $moduleOut, '-LabState', $labState, '-TestsPath', (Join-Path $root 'tests/Pester'),
+        '-ResultPath', (Join-Path $out "test-results/pester-$Lane.xml"), '-SummaryPath', (Join-Path $out "test-results/pester-$Lane-summary.json"))
+    # (a bare '*' would be expanded as a file glob by pwsh when passed to a native command)
+    if ($PesterFilter -ne '*') { $a += @('-Filter', $PesterFilter) }
+    if ($Exclude) { $a += @('-Exclude', ($Exclude -join ',')) }
+    if ($Only) { $a += @('-Only', ($Only -join ',')) }
+    $a
+}
+
+function Read-PesterSummary([string]$Lane, $Results) {
+    $file = Join-Path $out "test-results/pester-$Lane-summary.json"
+    if (Test-Path $file) {
+        $s = Get-Content $file -Raw | ConvertFrom-Json
+        $Results.PesterPassed += [int]$s.Passed
+        $Results.PesterFailed += [int]$s.Failed
+        $Results.PesterSkipped += [int]$s.Skipped
+    }
+    else { $Results.PesterFailed += 1; Write-Warning "Pester ($Lane lane) produced no summary (the runner crashed)." }
+}
+
+function Invoke-PesterLanes($Results) {
+    Remove-Item (Join-Path $out 'test-results/pester-*') -ErrorAction SilentlyContinue
+    $sideLog = Join-Path $out 'test-results/pester-side.log'
+    # a thread job: the side runner's output goes to a file (printed after the main lane's live output)
+    $side = Start-ThreadJob -ArgumentList (, (Get-PesterRunnerArgs 'side' -Only $script:SideLane)), $sideLog -ScriptBlock {
+        param([string[]]$RunnerArgs, [string]$Log)
+        & dotnet @RunnerArgs *> $Log
+    }
+    try {
+        $mainArgs = Get-PesterRunnerArgs 'main' -Exclude $script:SideLane
+        & dotnet @mainArgs
+    }
+    finally {
+        if ($side.State -eq 'Running') { Write-Step "Waiting for the side lane ($($script:SideLane -join ', '))" }
+        $null = $side | Wait-Job
+        $side | Receive-Job -ErrorAction SilentlyContinue | Write-Host
+        $side | Remove-Job
+        Write-Step "Side lane output ($($script:SideLane -join ', '))"
+        Get-Content $sideLog -ErrorAction SilentlyContinue | Write-Host
+    }
+    Read-PesterSummary 'main' $Results
+    Read-PesterSummary 'side' $Results
+    $Results
+}
+
 function Invoke-Tests {
     Invoke-Build
     $results = [ordered]@{ XunitPassed = 0; XunitFailed = 0; PesterPassed = 0; PesterFailed = 0; PesterSkipped = 0 }
@@ -116,21 +169,7 @@ function Invoke-Tests {
         Start-Lab
         $labStarted = $true
         Write-Step "Pester (fresh pwsh, built module)"
-        $pesterOut = Join-Path $out 'test-results/pester.xml'
-        $summaryFile = Join-Path $out 'test-results/pester-summary.json'
-        $runner = Join-Path $root 'tests/Invoke-PesterRun.ps1'
-        $runnerArgs = @('-NoProfile', '-NonInteractive', '-File', $runner, '-PesterPath', (Get-PesterPath), '-ModulePath', $moduleOut, '-LabState', $labState,
-            '-TestsPath', (Join-Path $root 'tests/Pester'), '-ResultPath', $pesterOut, '-SummaryPath', $summaryFile)
-        # (a bare '*' would be expanded as a file glob by pwsh when passed to a native command)
-        if ($PesterFilter -ne '*') { $runnerArgs += @('-Filter', $PesterFilter) }
-        & dotnet pwsh @runnerArgs
-        if (Test-Path $summaryFile) {
-            $s = Get-Content $summaryFile -Raw | ConvertFrom-Json
-            $results.PesterPassed = [int]$s.Passed
-            $results.PesterFailed = [int]$s.Failed
-            $results.PesterSkipped = [int]$s.Skipped
-        }
-        else { $results.PesterFailed += 1; Write-Warning 'Pester produced no summary (the runner crashed).' }
+        $results = Invoke-PesterLanes $results
     }
     catch {
         Write-Warning "Test run aborted: $_"

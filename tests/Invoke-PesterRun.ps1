@@ -9,7 +9,11 @@ param(
     [Parameter(Mandatory)][string]$TestsPath,
     [Parameter(Mandatory)][string]$ResultPath,
     [Parameter(Mandatory)][string]$SummaryPath,
-    [string]$Filter = '*'
+    [string]$Filter = '*',
+    # file names (wildcards) left out: build.ps1 runs them in a second runner beside this one
+    [string[]]$Exclude = @(),
+    # only these file names (wildcards): the side lane
+    [string[]]$Only = @()
 )
 $ErrorActionPreference = 'Stop'
 # plain text everywhere: escape codes in failure messages break the NUnit XML report
@@ -19,7 +23,17 @@ Import-Module $PesterPath -Force
 $env:SWARMADMIN_MODULE = (Resolve-Path $ModulePath).Path
 $env:SWARMADMIN_LAB_STATE = (Resolve-Path $LabState).Path
 
-$files = Get-ChildItem $TestsPath -Filter *.Tests.ps1 -Recurse | Where-Object { $_.FullName -like $Filter -or $_.Name -like $Filter } | Sort-Object Name
+# (pwsh -File passes 'a,b' as one string)
+$Exclude = @($Exclude | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
+$Only = @($Only | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
+$files = Get-ChildItem $TestsPath -Filter *.Tests.ps1 -Recurse | Where-Object { $_.FullName -like $Filter -or $_.Name -like $Filter } |
+    Where-Object { $f = $_; -not @($Exclude | Where-Object { $f.Name -like $_ }) } |
+    Where-Object { $f = $_; -not $Only -or @($Only | Where-Object { $f.Name -like $_ }) } | Sort-Object Name
+if (-not $files) {
+    # nothing to run in this lane: an empty summary (Pester given no path would run the current folder)
+    [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0; NotRun = 0 } | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath
+    return
+}
 $config = New-PesterConfiguration
 $config.Run.Path = @($files.FullName)
 $config.Run.PassThru = $true

@@ -81,6 +81,7 @@ Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode {
     }
 
     It 'installs docker.io through the APT proxy on both nodes in parallel: one version, held, daemon.json, engine answering' {
+        $caBefore = @{}; foreach ($n in $Pair) { $caBefore[$n.Name] = Invoke-Node $n.Name "dpkg-query -W -f='`${Version}' ca-certificates" }
         $script:First = @($Pair | Install-SwarmEngine -AptProxy $Proxy -DaemonConfig $Daemon -ThrottleLimit 2)
         $First.Count | Should -Be 2
         $First.Node | Should -Be 'swarmlab-f1', 'swarmlab-f2'
@@ -102,6 +103,8 @@ Describe 'Install-SwarmEngine on fresh Debian 12 nodes' -Tag FreshNode {
             # only the recommends a swarm node needs: AppArmor, CA certificates, xz; not git, perl or needrestart
             Invoke-Node $r.Node "dpkg-query -W -f='`${Package} `${db:Status-Abbrev}\n' apparmor ca-certificates xz-utils git needrestart 2>/dev/null | awk '`$2 ~ /^ii/ {print `$1}' | sort" |
                 Should -Be "apparmor`nca-certificates`nxz-utils"
+            # ca-certificates was installed already: it stays at its version (an engine install upgrades nothing else)
+            Invoke-Node $r.Node "dpkg-query -W -f='`${Version}' ca-certificates" | Should -Be $caBefore[$r.Node]
             $state | Should -Match '(?m)^docker.io$'       # apt-mark showhold
             Invoke-Node $r.Node 'cat /etc/apt/apt.conf.d/80swarmadmin-proxy' | Should -Match ([regex]::Escape("Acquire::http::Proxy `"$Proxy`";"))
             $json = Invoke-Node $r.Node 'cat /etc/docker/daemon.json' | ConvertFrom-Json

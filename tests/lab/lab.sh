@@ -13,6 +13,8 @@
 #   lab.sh build [--engine 26|20]        (only build/cache the node image)
 #   lab.sh build-fresh                   (only build/cache the fresh-VM image; `up` starts it in the background)
 #   lab.sh apt-proxy start|stop|status   (the lab's apt-cacher-ng at http://10.213.57.1:3142; `up` starts it)
+#   lab.sh docker-repo                   (a signed docker-ce APT repository at http://10.213.57.1:8090/debian,
+#                                         built from Debian's docker.io; prints its URI, key and version as JSON)
 set -Eeuo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -55,6 +57,14 @@ ACNG_DIR=$VAR_DIR/apt-cacher-ng
 ACNG_CACHE=$CACHE_DIR/apt-cacher-ng
 ACNG_PIDFILE=$RUN_DIR/apt-cacher-ng.pid
 APT_PROXY_URL=http://$GATEWAY:$ACNG_PORT
+
+# a signed APT repository in Docker's layout (docker-ce, docker-ce-cli, containerd.io) for Install-SwarmEngine
+# -Source DockerRepository: built from Debian's docker.io (`docker-repo`), served by busybox httpd on the gateway,
+# reached by nodes through the lab's apt-cacher-ng (a remap rule names it, as a site's cache would name Docker's)
+REPO_PORT=8090
+REPO_DIR=$CACHE_DIR/docker-repo
+REPO_PIDFILE=$RUN_DIR/docker-repo-httpd.pid
+REPO_URL=http://$GATEWAY:$REPO_PORT/debian
 
 export DOCKER_HOST=unix://$OUTER_SOCK
 unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH || true
@@ -141,7 +151,7 @@ host_apt_install() {
 ensure_host_packages() {
     local need=() p
     command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-    for p in docker.io iptables openssh-client busybox-static jq iproute2 ca-certificates debootstrap apt-cacher-ng git; do
+    for p in docker.io iptables openssh-client busybox-static jq iproute2 ca-certificates debootstrap apt-cacher-ng git apt-utils gpg; do
         if [[ $p == docker.io ]]; then continue; fi
         pkg_installed "$p" || need+=("$p")
     done
@@ -871,6 +881,8 @@ BindAddress: $GATEWAY
 SocketPath: $RUN_DIR/apt-cacher-ng/socket
 Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian
 Remap-secdeb: security.debian.org security.debian.org/debian-security deb.debian.org/debian-security /debian-security ; deb.debian.org/debian-security
+Remap-labdocker: $GATEWAY:$REPO_PORT/debian ; $GATEWAY:$REPO_PORT/debian
+AllowUserPorts: 80 $REPO_PORT
 ForceManaged: 1
 PassThroughPattern: ^$
 ExThreshold: 4
@@ -1251,6 +1263,7 @@ cmd_down() {
     take_lock
     stop_fresh_build
     stop_apt_proxy
+    stop_docker_repo
     if find_docker_cli; then
         local started_here=0
         if ! outer_alive && [[ -d $OUTER_DATA_ROOT/containers ]] && [[ -n $(ls -A "$OUTER_DATA_ROOT/containers" 2>/dev/null) ]] &&
@@ -1557,6 +1570,118 @@ cmd_apt_proxy() {
     esac
 }
 
+# ---------------------------------------------------------------- docker-ce repository (docker-repo)
+repo_httpd_pid() {
+    local pid
+    [[ -s $REPO_PIDFILE ]] || return 1
+    pid=$(cat "$REPO_PIDFILE")
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && grep -qa httpd "/proc/$pid/cmdline" || return 1
+    echo "$pid"
+}
+stop_docker_repo() {
+    local pid
+    if pid=$(repo_httpd_pid); then kill -TERM "$pid" 2>/dev/null || true; fi
+    rm -f "$REPO_PIDFILE"
+}
+# The packages: docker.io of Debian 12 (fetched through the lab's cache) renamed docker-ce with Docker's version
+# scheme (5:X.Y.Z-1~debian.12~bookworm), an empty docker-ce-cli (docker.io carries the CLI) and a containerd.io that
+# depends on Debian's containerd and runc. Signed with a key made here (never leaves $REPO_DIR).
+build_docker_repo() {
+    local work=$REPO_DIR.tmp deb ver up
+    rm -rf "$work"; mkdir -p "$work/dl" "$work/debian/pool/stable" "$work/debian/dists/bookworm/stable/binary-amd64"
+    log "docker-repo: fetching Debian's docker.io through $APT_PROXY_URL"
+    dk run --rm --network "$NET_NAME" --entrypoint /bin/bash -v "$work/dl:/dl" "$FRESH_IMAGE" -c \
+        "set -e; cd /dl; apt-get -q -o Acquire::http::Proxy=$APT_PROXY_URL update >/dev/null; apt-get -q -o APT::Sandbox::User=root -o Acquire::http::Proxy=$APT_PROXY_URL download docker.io >/dev/null; chmod 644 /dl/*.deb" ||
+        die "docker-repo: could not download docker.io through the lab's apt cache"
+    deb=$(ls "$work"/dl/docker.io_*.deb) || die "docker-repo: no docker.io package downloaded"
+    dpkg-deb -R "$deb" "$work/ce"
+    ver=$(sed -n 's/^Version: //p' "$work/ce/DEBIAN/control")
+    up=${ver#*:}; up=${up%%[+-]*}
+    [[ $up =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "docker-repo: unexpected docker.io version '$ver'"
+    local dver="5:$up-1~debian.12~bookworm"
+    sed -i -e "s/^Package: .*/Package: docker-ce/" -e "s/^Version: .*/Version: $dver/" \
+        -e '/^Conflicts:/d' -e '/^Replaces:/d' -e '/^Breaks:/d' -e '/^Provides:/d' -e '/^Recommends:/d' -e '/^Suggests:/d' "$work/ce/DEBIAN/control"
+    sed -i "s/^Depends: /Depends: docker-ce-cli, containerd.io, /" "$work/ce/DEBIAN/control"
+    printf 'Conflicts: docker.io, docker-engine\nReplaces: docker.io\n' >>"$work/ce/DEBIAN/control"
+    mkdir -p "$work/cli/DEBIAN" "$work/cli/usr/share/doc/docker-ce-cli" "$work/ctd/DEBIAN" "$work/ctd/usr/share/doc/containerd.io"
+    echo "lab package: the docker CLI comes with docker-ce here" >"$work/cli/usr/share/doc/docker-ce-cli/README"
+    echo "lab package: Debian's containerd and runc" >"$work/ctd/usr/share/doc/containerd.io/README"
+    printf 'Package: docker-ce-cli\nVersion: %s\nArchitecture: amd64\nMaintainer: SwarmAdmin lab <lab@localhost>\nDescription: Docker CLI (SwarmAdmin lab repository)\n' "$dver" >"$work/cli/DEBIAN/control"
+    printf 'Package: containerd.io\nVersion: 1.6.20-1\nArchitecture: amd64\nDepends: containerd, runc\nMaintainer: SwarmAdmin lab <lab@localhost>\nDescription: containerd (SwarmAdmin lab repository)\n' >"$work/ctd/DEBIAN/control"
+    local d
+    for d in ce cli ctd; do
+        dpkg-deb --root-owner-group -Zgzip -z1 -b "$work/$d" "$work/debian/pool/stable/" >/dev/null
+    done
+    (
+        cd "$work/debian"
+        apt-ftparchive packages pool >dists/bookworm/stable/binary-amd64/Packages
+        gzip -9kn dists/bookworm/stable/binary-amd64/Packages
+        apt-ftparchive -o APT::FTPArchive::Release::Origin=SwarmAdminLab -o APT::FTPArchive::Release::Label=SwarmAdminLab \
+            -o APT::FTPArchive::Release::Suite=bookworm -o APT::FTPArchive::Release::Codename=bookworm \
+            -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=stable \
+            release dists/bookworm >dists/bookworm/Release
+    )
+    local gh=$work/gnupg
+    mkdir -p "$gh"; chmod 700 "$gh"
+    gpg --homedir "$gh" --batch --quiet --passphrase '' --quick-gen-key 'SwarmAdmin lab repository <lab@localhost>' ed25519 sign never 2>/dev/null
+    gpg --homedir "$gh" --batch --quiet --armor --export >"$work/key.asc"
+    gpg --homedir "$gh" --batch --quiet --yes --clearsign -o "$work/debian/dists/bookworm/InRelease" "$work/debian/dists/bookworm/Release"
+    gpg --homedir "$gh" --batch --quiet --yes -abs -o "$work/debian/dists/bookworm/Release.gpg" "$work/debian/dists/bookworm/Release"
+    # a second key that signed nothing: "the wrong key" for tests
+    local gh2=$work/gnupg-other
+    mkdir -p "$gh2"; chmod 700 "$gh2"
+    gpg --homedir "$gh2" --batch --quiet --passphrase '' --quick-gen-key 'Not the lab repository <other@localhost>' ed25519 sign never 2>/dev/null
+    gpg --homedir "$gh2" --batch --quiet --armor --export >"$work/other-key.asc"
+    gpgconf --homedir "$gh" --kill all 2>/dev/null || true
+    gpgconf --homedir "$gh2" --kill all 2>/dev/null || true
+    rm -rf "$work/dl" "$work/ce" "$work/cli" "$work/ctd" "$gh2"
+    echo "$dver" >"$work/version"
+    echo "$(repo_build_hash)" >"$work/build-hash"
+    rm -rf "$REPO_DIR"; mv "$work" "$REPO_DIR"
+    log "docker-repo: built docker-ce $dver in $REPO_DIR"
+}
+repo_build_hash() { declare -f build_docker_repo | sha256sum | cut -c1-16; }
+
+cmd_docker_repo() {
+    local state=""
+    while (($#)); do
+        case $1 in
+            --state) state=${2:?}; shift 2 ;;
+            *) die "docker-repo: unknown option $1" ;;
+        esac
+    done
+    resolve_state_path "$state"
+    require_outer
+    dk network inspect "$NET_NAME" >/dev/null 2>&1 || die "lab network missing; run lab.sh up"
+    ensure_fresh_image
+    take_lock
+    ensure_host_packages
+    start_apt_proxy
+    if [[ ! -s $REPO_DIR/debian/dists/bookworm/InRelease || $(cat "$REPO_DIR/build-hash" 2>/dev/null) != "$(repo_build_hash)" ]]; then
+        # (busybox httpd serves the folder it started in: a running one would go on serving the replaced one)
+        stop_docker_repo
+        build_docker_repo
+    else
+        log "docker-repo: cached in $REPO_DIR"
+    fi
+    if ! repo_httpd_pid >/dev/null; then
+        local bb
+        bb=$(command -v busybox) || die "busybox not found"
+        setsid nohup "$bb" httpd -f -p "$GATEWAY:$REPO_PORT" -h "$REPO_DIR" >/dev/null 2>&1 </dev/null 8>&- 9>&- &
+        echo $! >"$REPO_PIDFILE"
+        disown || true
+        local i
+        for ((i = 0; i < 40; i++)); do
+            timeout 3 bash -c "exec 3<>/dev/tcp/$GATEWAY/$REPO_PORT" 2>/dev/null && break
+            sleep 0.25
+        done
+        repo_httpd_pid >/dev/null || die "busybox httpd did not start on $GATEWAY:$REPO_PORT"
+        log "docker-repo: served at $REPO_URL"
+    fi
+    jq -n --arg uri "$REPO_URL" --arg key "$REPO_DIR/key.asc" --arg other "$REPO_DIR/other-key.asc" --arg ver "$(cat "$REPO_DIR/version")" \
+        '{Uri: $uri, Key: $key, OtherKey: $other, Version: $ver}'
+}
+
 cmd_exec() {
     local n=${1:-}
     need_node "$n"
@@ -1598,11 +1723,12 @@ main() {
         add-fresh-node) cmd_add_fresh_node "$@" ;;
         build-fresh) cmd_build_fresh "$@" ;;
         apt-proxy) cmd_apt_proxy "$@" ;;
+        docker-repo) cmd_docker_repo "$@" ;;
         remove-node) cmd_remove_node "$@" ;;
         exec) cmd_exec "$@" ;;
         build) cmd_build "$@" ;;
         -h | --help | help | "") usage ;;
-        *) die "unknown command '$cmd' (up, down, status, stop-node, start-node, regen-hostkey, add-node, add-fresh-node, remove-node, exec, build, build-fresh, apt-proxy)" ;;
+        *) die "unknown command '$cmd' (up, down, status, stop-node, start-node, regen-hostkey, add-node, add-fresh-node, remove-node, exec, build, build-fresh, apt-proxy, docker-repo)" ;;
     esac
 }
 

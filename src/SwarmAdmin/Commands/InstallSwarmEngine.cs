@@ -192,17 +192,9 @@ namespace SwarmAdmin.Commands
                                 req.Source == SwarmEngineSource.Distribution ? "Check the node's APT sources (the distribution's main component has docker.io)." : "Check -RepositoryUri and that the repository has the node's codename as a suite.");
                             continue;
                         }
-                        var refreshed = EngineInstallPlan.Make(w.Facts, req, w.Address, choice.Version);
-                        w.Plan.Version = choice.Version;
-                        w.Plan.DaemonConfig = refreshed.DaemonConfig;
-                        w.Plan.DaemonConfigChanged = refreshed.DaemonConfigChanged;
-                        w.Plan.DroppedKeys = refreshed.DroppedKeys;
-                        w.Plan.ExistingDaemonJsonInvalid = refreshed.ExistingDaemonJsonInvalid;
-                        w.Plan.HoldMissing = refreshed.HoldMissing;
-                        w.Plan.Restart = refreshed.Restart;
-                        w.Plan.ApplyPendingConfig = refreshed.ApplyPendingConfig;
-                        w.Plan.DisruptsEngine = refreshed.DisruptsEngine;
-                        w.Plan.MetricsNote = refreshed.MetricsNote;
+                        // the plan again, now with the version (daemon.json defaults depend on it); the same facts, so
+                        // everything else comes out as planned before the question
+                        w.Plan = EngineInstallPlan.Make(w.Facts, req, w.Address, choice.Version);
                         if (QuorumGuard(w)) continue;
                         if (w.Plan.MetricsNote != null) Verbose($"{w.Name}: {w.Plan.MetricsNote}.");
                         if (w.Plan.ApplyPendingConfig) Verbose($"{w.Name}: applying a daemon.json written after the engine started (restart).");
@@ -561,10 +553,14 @@ trap - EXIT", ShortStep, Encoding.UTF8.GetBytes(DaemonConfigJson.Format(plan.Dae
                 string quoted = string.Join(" ", pkgs.Select((p, i) => NodeShell.Quote(i < (req.Source == SwarmEngineSource.Distribution ? 1 : 2) ? $"{p}={plan.Version}" : p)));
                 // The distribution's docker.io recommends git, needrestart, perl... (66 packages on Debian 12, 3x the
                 // install time): a swarm node needs only these of its recommends (AppArmor profiles for containers on
-                // kernels that enforce AppArmor, CA certificates for registries, xz for docker load).
+                // kernels that enforce AppArmor, CA certificates for registries, xz for docker load), and only when
+                // missing: named on apt's command line, an installed one would be upgraded (ca-certificates' upgrade
+                // and its trigger were 40% of the install's CPU time on a fresh Debian 12, and an engine install has
+                // no business upgrading other packages).
                 string extras = req.Source == SwarmEngineSource.Distribution ? " --no-install-recommends" : "";
-                string also = req.Source == SwarmEngineSource.Distribution ? " " + string.Join(" ", DistributionCompanions) : "";
-                await AptAsync(w, "Install", $"apt-get install{extras} {spec}{also}", $"{Apt} --allow-downgrades --allow-change-held-packages{extras} install {quoted}{also}").ConfigureAwait(false);
+                string also = req.Source == SwarmEngineSource.Distribution ? " " + MissingPackagesShell(DistributionCompanions) : "";
+                string alsoText = req.Source == SwarmEngineSource.Distribution ? $" (and {string.Join(", ", DistributionCompanions)} where missing)" : "";
+                await AptAsync(w, "Install", $"apt-get install{extras} {spec}{alsoText}", $"{Apt} --allow-downgrades --allow-change-held-packages{extras} install {quoted}{also}").ConfigureAwait(false);
                 w.FreshInstall = w.Installed == null;
                 // the package's postinst restarted the running engine
                 if (!w.FreshInstall && w.Facts.ServiceActive) w.Restarted = true;
@@ -684,6 +680,10 @@ exit 1";
             }
             AddStep(w, "Service", detail, true, sw.Elapsed);
         }
+
+        /// <summary>A shell word list of those packages dpkg does not have installed (evaluated on the node).</summary>
+        internal static string MissingPackagesShell(IEnumerable<string> packages)
+            => "$(for p in " + string.Join(" ", packages.Select(NodeShell.Quote)) + "; do dpkg-query -W -f='${db:Status-Abbrev}' \"$p\" 2>/dev/null | grep -q '^.i' || printf ' %s' \"$p\"; done)";
 
         private Task<string> AptAsync(NodeWork w, string step, string detail, string command, bool changed = true)
             => StepAsync(w, step, detail, Env + command, TimeSpan.FromSeconds(TimeoutSec), null, changed, aptCheck: true);

@@ -8,6 +8,7 @@ using System.Threading.Tasks;
 using Renci.SshNet;
 using Renci.SshNet.Common;
 using SwarmAdmin.Connection;
+using SwarmAdmin.Infrastructure;
 
 namespace SwarmAdmin.Ssh
 {
@@ -250,13 +251,15 @@ namespace SwarmAdmin.Ssh
                 // such a command read no input, so there is nothing to send
                 try { input = cmd.CreateInputStream(); }
                 catch (InvalidOperationException) { input = null; }
-                Task pumpIn = Task.Run(async () =>
-                {
-                    try { if (stdin != null && input != null) await stdin.CopyToAsync(input, 81920, cts.Token).ConfigureAwait(false); }
-                    finally { input?.Dispose(); }
-                });
+                // Both copies block a thread while they wait for the channel (SSH.NET's streams have no truly
+                // asynchronous read, and a write waits for the peer's window): they get threads of their own. On pool
+                // threads, a few commands running side by side (Install-SwarmEngine on three nodes) starved the pool
+                // on a small machine, and every continuation waited for the pool to grow (seconds per step).
+                Task pumpIn = stdin != null && input != null
+                    ? DedicatedThread.Run(() => { try { Copy(stdin, input, cts.Token); } finally { input.Dispose(); } })
+                    : Task.Run(() => input?.Dispose());
                 var text = stdout == null ? new MemoryStream() : null;
-                Task pumpOut = Task.Run(() => cmd.OutputStream.CopyToAsync(stdout ?? text, 81920, cts.Token));
+                Task pumpOut = DedicatedThread.Run(() => Copy(cmd.OutputStream, stdout ?? text, cts.Token));
                 try
                 {
                     await exec.ConfigureAwait(false);
@@ -280,6 +283,18 @@ namespace SwarmAdmin.Ssh
                     StdOut = text != null ? System.Text.Encoding.UTF8.GetString(text.ToArray()) : null,
                 };
             }
+        }
+
+        /// <summary>A blocking copy that checks the token between reads (a read itself ends when the channel closes).</summary>
+        private static void Copy(Stream from, Stream to, CancellationToken ct)
+        {
+            var buffer = new byte[81920];
+            int n;
+            while (!ct.IsCancellationRequested && (n = from.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                to.Write(buffer, 0, n);
+            }
+            ct.ThrowIfCancellationRequested();
         }
 
         private static string FirstLine(string command)
@@ -321,7 +336,7 @@ namespace SwarmAdmin.Ssh
             }
 
             public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-                => Task.Run(() => Read(buffer, offset, count), cancellationToken);
+                => DedicatedThread.Run(() => Read(buffer, offset, count), cancellationToken);
 
             public override void Write(byte[] buffer, int offset, int count)
             {
