@@ -9,6 +9,11 @@ BeforeAll {
     $Repo.Version | Should -Match '^5:\d+\.\d+\.\d+-1~debian\.12~bookworm$'
     $script:NodeName = 'swarmlab-f0'
     Invoke-Lab add-fresh-node $NodeName --address 10.213.57.90 --no-apt-proxy --state $LabStatePath | Out-Null
+    # a second machine that says it is Debian 11 bullseye (its APT sources stay Debian 12's: only Docker's
+    # repository is asked for its codename, and the lab repository has a bullseye build of the same engine)
+    $script:OldName = 'swarmlab-f0b'
+    Invoke-Lab add-fresh-node $OldName --address 10.213.57.89 --no-apt-proxy --state $LabStatePath | Out-Null
+    Invoke-Lab exec $OldName -- sh -c 'sed -i -e "s/^VERSION_ID=.*/VERSION_ID=\"11\"/" -e "s/^VERSION_CODENAME=.*/VERSION_CODENAME=bullseye/" -e "s/bookworm/bullseye/; s/ 12 / 11 /" /etc/os-release' | Out-Null
     $script:Lab = Get-Content $LabStatePath -Raw | ConvertFrom-Json
     $script:Proxy = $Lab.AptProxy
     $script:Target = "root@10.213.57.90"
@@ -21,7 +26,7 @@ BeforeAll {
 }
 
 AfterAll {
-    try { Invoke-Lab remove-node $NodeName | Out-Null } catch { Write-Warning $_ }
+    foreach ($n in $NodeName, $OldName) { try { Invoke-Lab remove-node $n | Out-Null } catch { Write-Warning $_ } }
 }
 
 Describe 'Install-SwarmEngine -Source DockerRepository (a signed docker-ce repository served in the lab)' -Tag FreshNode {
@@ -82,6 +87,25 @@ Describe 'Install-SwarmEngine -Source DockerRepository (a signed docker-ce repos
         $again.Actions.Count | Should -Be 0
         $again.Version | Should -Be $Repo.Version
         Get-NodeState | Should -Be $before
+    }
+
+    It 'a node of another release gets that release''s build of the same engine, and the installed node is left alone' {
+        $before = Get-NodeState
+        $out = @(Install-SwarmEngine -Node $Target, 'root@10.213.57.89' @Ssh @Common -RepositoryKey $Repo.Key -Verbose 4>&1)
+        $verbose = ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }) -join "`n"
+        $warnings = @($out | Where-Object { $_ -is [System.Management.Automation.WarningRecord] })
+        $r = @($out | Where-Object { $_ -is [SwarmAdmin.SwarmEngineInstallation] })
+        $r.Count | Should -Be 2
+        $r[0].Changed | Should -BeFalse
+        $r[0].Version | Should -Be $Repo.Version
+        $r[1].Changed | Should -BeTrue
+        $r[1].OsVersion | Should -Be '11'
+        $r[1].Version | Should -Be $Repo.BullseyeVersion
+        $verbose | Should -Match ([regex]::Escape("docker-ce $($Repo.BullseyeVersion): engine 20.10.24 as built for debian bullseye"))
+        $warnings | Should -BeNullOrEmpty -Because 'another release''s build of the same engine is no version skew'
+        Get-NodeState | Should -Be $before
+        (Invoke-Lab exec $OldName -- sh -c "dpkg-query -W -f='`${db:Status-Abbrev} `${Version}' docker-ce") -join '' | Should -Be "hi  $($Repo.BullseyeVersion)"
+        (Invoke-Lab exec $OldName -- sh -c 'grep ^Suites: /etc/apt/sources.list.d/swarmadmin-docker.sources') -join '' | Should -Be 'Suites: bullseye'
     }
 
     It 'refuses -Source Distribution on a node with Docker''s packages, and changes nothing' {

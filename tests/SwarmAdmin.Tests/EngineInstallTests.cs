@@ -222,6 +222,57 @@ namespace SwarmAdmin.Tests
             Assert.Equal("27.0", c.Version);
             Assert.Null(EngineVersions.Choose(null, new[] { N("x", null, null) }).Version);
         }
+
+        [Theory]
+        [InlineData("5:27.3.1-1~debian.12~bookworm", "27.3.1")]
+        [InlineData("5:27.3.1-1~ubuntu.22.04~jammy", "27.3.1")]
+        [InlineData("20.10.24+dfsg1-1+b3", "20.10.24")]
+        [InlineData("20.10.24+dfsg1-1+deb12u1+b6", "20.10.24")]
+        [InlineData("24.0.7-0ubuntu2~22.04.1", "24.0.7")]
+        [InlineData("27.3.1", "27.3.1")]
+        [InlineData("1:2.0-3", "2.0")]
+        public void UpstreamIsTheEnginesOwnVersion(string package, string upstream) => Assert.Equal(upstream, EngineVersions.Upstream(package));
+
+        private static NodeVersionFacts R(string name, string release, string installed, params string[] available)
+            => new NodeVersionFacts { Node = name, Release = release, Installed = installed, Available = available.Length == 0 ? null : available };
+
+        [Fact]
+        public void ANodeOfAnotherReleaseGetsItsBuildOfTheSameEngine()
+        {
+            var bullseye = R("b", "debian bullseye", null, "5:27.3.1-1~debian.11~bullseye", "5:27.3.0-1~debian.11~bullseye");
+            Assert.Equal("5:27.3.1-1~debian.11~bullseye", EngineVersions.ForNode("5:27.3.1-1~debian.12~bookworm", bullseye));
+            // -Version with only the engine's version picks each release's build
+            Assert.Equal("5:27.3.0-1~debian.11~bullseye", EngineVersions.ForNode("27.3.0", bullseye));
+        }
+
+        [Fact]
+        public void TheRunsVersionItselfWinsWhereAptOffersItOrWhereOffersAreUnknown()
+        {
+            Assert.Equal("20.10.24+dfsg1-1+b3", EngineVersions.ForNode("20.10.24+dfsg1-1+b3", R("a", "debian bookworm", null, "20.10.24+dfsg1-1+deb12u1+b6", "20.10.24+dfsg1-1+b3")));
+            Assert.Equal("20.10.24+dfsg1-1+b3", EngineVersions.ForNode("20.10.24+dfsg1-1+b3", R("a", "debian bookworm", null)));
+        }
+
+        [Fact]
+        public void NoBuildOfTheEngineOnANodeGivesNull()
+        {
+            Assert.Null(EngineVersions.ForNode("20.10.24+dfsg1-1+b3", R("u", "ubuntu jammy", null, "24.0.7-0ubuntu2~22.04.1")));
+            Assert.Null(EngineVersions.ForNode(null, R("u", "ubuntu jammy", null, "24.0.7-0ubuntu2~22.04.1")));
+        }
+
+        [Fact]
+        public void AnotherReleasesBuildOfTheSameEngineIsNoSkewButAnotherEngineIs()
+        {
+            var c = EngineVersions.Choose(null, new[]
+            {
+                R("book", "debian bookworm", "5:27.3.1-1~debian.12~bookworm"),
+                R("bull", "debian bullseye", "5:27.3.1-1~debian.11~bullseye"),
+                R("bull2", "debian bullseye", "5:26.1.0-1~debian.11~bullseye"),
+                R("book2", "debian bookworm", "5:27.3.1-2~debian.12~bookworm"),
+            });
+            Assert.Equal("5:27.3.1-1~debian.12~bookworm", c.Version);
+            // same release, another package revision: skew (the exact package matters there)
+            Assert.Equal(new[] { ("bull2", "5:26.1.0-1~debian.11~bullseye"), ("book2", "5:27.3.1-2~debian.12~bookworm") }, c.Skew);
+        }
     }
 
     public class EngineInstallPlanTests

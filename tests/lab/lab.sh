@@ -1588,45 +1588,56 @@ stop_docker_repo() {
 # depends on Debian's containerd and runc. Signed with a key made here (never leaves $REPO_DIR).
 build_docker_repo() {
     local work=$REPO_DIR.tmp deb ver up
-    rm -rf "$work"; mkdir -p "$work/dl" "$work/debian/pool/stable" "$work/debian/dists/bookworm/stable/binary-amd64"
+    rm -rf "$work"; mkdir -p "$work/dl"
     log "docker-repo: fetching Debian's docker.io through $APT_PROXY_URL"
     dk run --rm --network "$NET_NAME" --entrypoint /bin/bash -v "$work/dl:/dl" "$FRESH_IMAGE" -c \
         "set -e; cd /dl; apt-get -q -o Acquire::http::Proxy=$APT_PROXY_URL update >/dev/null; apt-get -q -o APT::Sandbox::User=root -o Acquire::http::Proxy=$APT_PROXY_URL download docker.io >/dev/null; chmod 644 /dl/*.deb" ||
         die "docker-repo: could not download docker.io through the lab's apt cache"
     deb=$(ls "$work"/dl/docker.io_*.deb) || die "docker-repo: no docker.io package downloaded"
-    dpkg-deb -R "$deb" "$work/ce"
-    ver=$(sed -n 's/^Version: //p' "$work/ce/DEBIAN/control")
+    dpkg-deb -R "$deb" "$work/io"
+    ver=$(sed -n 's/^Version: //p' "$work/io/DEBIAN/control")
     up=${ver#*:}; up=${up%%[+-]*}
     [[ $up =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "docker-repo: unexpected docker.io version '$ver'"
-    local dver="5:$up-1~debian.12~bookworm"
-    sed -i -e "s/^Package: .*/Package: docker-ce/" -e "s/^Version: .*/Version: $dver/" \
-        -e '/^Conflicts:/d' -e '/^Replaces:/d' -e '/^Breaks:/d' -e '/^Provides:/d' -e '/^Recommends:/d' -e '/^Suggests:/d' "$work/ce/DEBIAN/control"
-    sed -i "s/^Depends: /Depends: docker-ce-cli, containerd.io, /" "$work/ce/DEBIAN/control"
-    printf 'Conflicts: docker.io, docker-engine\nReplaces: docker.io\n' >>"$work/ce/DEBIAN/control"
-    mkdir -p "$work/cli/DEBIAN" "$work/cli/usr/share/doc/docker-ce-cli" "$work/ctd/DEBIAN" "$work/ctd/usr/share/doc/containerd.io"
-    echo "lab package: the docker CLI comes with docker-ce here" >"$work/cli/usr/share/doc/docker-ce-cli/README"
-    echo "lab package: Debian's containerd and runc" >"$work/ctd/usr/share/doc/containerd.io/README"
-    printf 'Package: docker-ce-cli\nVersion: %s\nArchitecture: amd64\nMaintainer: SwarmAdmin lab <lab@localhost>\nDescription: Docker CLI (SwarmAdmin lab repository)\n' "$dver" >"$work/cli/DEBIAN/control"
-    printf 'Package: containerd.io\nVersion: 1.6.20-1\nArchitecture: amd64\nDepends: containerd, runc\nMaintainer: SwarmAdmin lab <lab@localhost>\nDescription: containerd (SwarmAdmin lab repository)\n' >"$work/ctd/DEBIAN/control"
-    local d
-    for d in ce cli ctd; do
-        dpkg-deb --root-owner-group -Zgzip -z1 -b "$work/$d" "$work/debian/pool/stable/" >/dev/null
+    # one build per release, as Docker's repository has (the same engine, versions that name the release): bookworm,
+    # and bullseye for a node whose os-release says Debian 11 (Install-SwarmEngine picks each release's build)
+    local rel codename num dver d
+    for rel in 12:bookworm 11:bullseye; do
+        num=${rel%%:*}; codename=${rel#*:}
+        dver="5:$up-1~debian.$num~$codename"
+        mkdir -p "$work/debian/pool/$codename" "$work/debian/dists/$codename/stable/binary-amd64"
+        rm -rf "$work/ce" "$work/cli" "$work/ctd"
+        cp -a "$work/io" "$work/ce"
+        sed -i -e "s/^Package: .*/Package: docker-ce/" -e "s/^Version: .*/Version: $dver/" \
+            -e '/^Conflicts:/d' -e '/^Replaces:/d' -e '/^Breaks:/d' -e '/^Provides:/d' -e '/^Recommends:/d' -e '/^Suggests:/d' "$work/ce/DEBIAN/control"
+        sed -i "s/^Depends: /Depends: docker-ce-cli, containerd.io, /" "$work/ce/DEBIAN/control"
+        printf 'Conflicts: docker.io, docker-engine\nReplaces: docker.io\n' >>"$work/ce/DEBIAN/control"
+        mkdir -p "$work/cli/DEBIAN" "$work/cli/usr/share/doc/docker-ce-cli" "$work/ctd/DEBIAN" "$work/ctd/usr/share/doc/containerd.io"
+        echo "lab package: the docker CLI comes with docker-ce here" >"$work/cli/usr/share/doc/docker-ce-cli/README"
+        echo "lab package: Debian's containerd and runc" >"$work/ctd/usr/share/doc/containerd.io/README"
+        printf 'Package: docker-ce-cli\nVersion: %s\nArchitecture: amd64\nMaintainer: SwarmAdmin lab <lab@localhost>\nDescription: Docker CLI (SwarmAdmin lab repository)\n' "$dver" >"$work/cli/DEBIAN/control"
+        printf 'Package: containerd.io\nVersion: 1.6.20-1~debian.%s~%s\nArchitecture: amd64\nDepends: containerd, runc\nMaintainer: SwarmAdmin lab <lab@localhost>\nDescription: containerd (SwarmAdmin lab repository)\n' "$num" "$codename" >"$work/ctd/DEBIAN/control"
+        for d in ce cli ctd; do
+            dpkg-deb --root-owner-group -Zgzip -z1 -b "$work/$d" "$work/debian/pool/$codename/" >/dev/null
+        done
+        (
+            cd "$work/debian"
+            apt-ftparchive packages "pool/$codename" >"dists/$codename/stable/binary-amd64/Packages"
+            gzip -9kn "dists/$codename/stable/binary-amd64/Packages"
+            apt-ftparchive -o APT::FTPArchive::Release::Origin=SwarmAdminLab -o APT::FTPArchive::Release::Label=SwarmAdminLab \
+                -o APT::FTPArchive::Release::Suite="$codename" -o APT::FTPArchive::Release::Codename="$codename" \
+                -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=stable \
+                release "dists/$codename" >"dists/$codename/Release"
+        )
+        [[ $codename == bookworm ]] && echo "$dver" >"$work/version"
     done
-    (
-        cd "$work/debian"
-        apt-ftparchive packages pool >dists/bookworm/stable/binary-amd64/Packages
-        gzip -9kn dists/bookworm/stable/binary-amd64/Packages
-        apt-ftparchive -o APT::FTPArchive::Release::Origin=SwarmAdminLab -o APT::FTPArchive::Release::Label=SwarmAdminLab \
-            -o APT::FTPArchive::Release::Suite=bookworm -o APT::FTPArchive::Release::Codename=bookworm \
-            -o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=stable \
-            release dists/bookworm >dists/bookworm/Release
-    )
     local gh=$work/gnupg
     mkdir -p "$gh"; chmod 700 "$gh"
     gpg --homedir "$gh" --batch --quiet --passphrase '' --quick-gen-key 'SwarmAdmin lab repository <lab@localhost>' ed25519 sign never 2>/dev/null
     gpg --homedir "$gh" --batch --quiet --armor --export >"$work/key.asc"
-    gpg --homedir "$gh" --batch --quiet --yes --clearsign -o "$work/debian/dists/bookworm/InRelease" "$work/debian/dists/bookworm/Release"
-    gpg --homedir "$gh" --batch --quiet --yes -abs -o "$work/debian/dists/bookworm/Release.gpg" "$work/debian/dists/bookworm/Release"
+    for codename in bookworm bullseye; do
+        gpg --homedir "$gh" --batch --quiet --yes --clearsign -o "$work/debian/dists/$codename/InRelease" "$work/debian/dists/$codename/Release"
+        gpg --homedir "$gh" --batch --quiet --yes -abs -o "$work/debian/dists/$codename/Release.gpg" "$work/debian/dists/$codename/Release"
+    done
     # a second key that signed nothing: "the wrong key" for tests
     local gh2=$work/gnupg-other
     mkdir -p "$gh2"; chmod 700 "$gh2"
@@ -1634,11 +1645,13 @@ build_docker_repo() {
     gpg --homedir "$gh2" --batch --quiet --armor --export >"$work/other-key.asc"
     gpgconf --homedir "$gh" --kill all 2>/dev/null || true
     gpgconf --homedir "$gh2" --kill all 2>/dev/null || true
-    rm -rf "$work/dl" "$work/ce" "$work/cli" "$work/ctd" "$gh2"
-    echo "$dver" >"$work/version"
+    # (the signing key is not kept: the folder is served, and a rebuild makes a new key)
+    rm -rf "$work/dl" "$work/io" "$work/ce" "$work/cli" "$work/ctd" "$gh" "$gh2"
     echo "$(repo_build_hash)" >"$work/build-hash"
     rm -rf "$REPO_DIR"; mv "$work" "$REPO_DIR"
-    log "docker-repo: built docker-ce $dver in $REPO_DIR"
+    # the apt cache's copies of the previous build (it would resume them with Range requests: "unexpected range")
+    rm -rf "${ACNG_CACHE:?}/labdocker"
+    log "docker-repo: built docker-ce $(cat "$REPO_DIR/version") (and its bullseye build) in $REPO_DIR"
 }
 repo_build_hash() { declare -f build_docker_repo | sha256sum | cut -c1-16; }
 
@@ -1678,8 +1691,11 @@ cmd_docker_repo() {
         repo_httpd_pid >/dev/null || die "busybox httpd did not start on $GATEWAY:$REPO_PORT"
         log "docker-repo: served at $REPO_URL"
     fi
-    jq -n --arg uri "$REPO_URL" --arg key "$REPO_DIR/key.asc" --arg other "$REPO_DIR/other-key.asc" --arg ver "$(cat "$REPO_DIR/version")" \
-        '{Uri: $uri, Key: $key, OtherKey: $other, Version: $ver}'
+    local v
+    v=$(cat "$REPO_DIR/version")
+    jq -n --arg uri "$REPO_URL" --arg key "$REPO_DIR/key.asc" --arg other "$REPO_DIR/other-key.asc" --arg ver "$v" \
+        --arg v11 "$(echo "$v" | sed 's/~debian\.12~bookworm$/~debian.11~bullseye/')" \
+        '{Uri: $uri, Key: $key, OtherKey: $other, Version: $ver, BullseyeVersion: $v11}'
 }
 
 cmd_exec() {

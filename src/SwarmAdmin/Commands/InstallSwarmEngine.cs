@@ -122,6 +122,8 @@ namespace SwarmAdmin.Commands
             public EngineInstallPlan Plan;
             public string Installed;
             public string Candidate;
+            /// <summary>Every version APT offers (apt-cache madison, after apt-get update); null when not read.</summary>
+            public List<string> Available;
             public bool Approved;
             public Exception Error;
             public bool FreshInstall;
@@ -172,7 +174,8 @@ namespace SwarmAdmin.Commands
 
                     // 4. One version for all (first node's installed engine, else its candidate), skew reported.
                     var ready = go.Where(w => w.Error == null).ToList();
-                    var choice = EngineVersions.Choose(req.Version, ready.Select(x => new NodeVersionFacts { Node = x.Name, Installed = x.Installed, Candidate = x.Candidate }).ToList());
+                    var facts = ready.Select(x => new NodeVersionFacts { Node = x.Name, Installed = x.Installed, Candidate = x.Candidate, Available = x.Available, Release = $"{x.Facts.Os.Id} {x.Facts.Os.Codename ?? x.Facts.Os.VersionId}" }).ToList();
+                    var choice = EngineVersions.Choose(req.Version, facts);
                     foreach (var (node, installed) in choice.Skew)
                     {
                         if (req.Version == null)
@@ -192,9 +195,33 @@ namespace SwarmAdmin.Commands
                                 req.Source == SwarmEngineSource.Distribution ? "Check the node's APT sources (the distribution's main component has docker.io)." : "Check -RepositoryUri and that the repository has the node's codename as a suite.");
                             continue;
                         }
+                        string version = choice.Version;
+                        if (w.Plan.NeedsInstall)
+                        {
+                            var nodeFacts = facts[ready.IndexOf(w)];
+                            version = EngineVersions.ForNode(choice.Version, nodeFacts);
+                            if (version == null)
+                            {
+                                string offers = w.Available.Count == 0 ? "nothing" : string.Join(", ", w.Available.Take(5)) + (w.Available.Count > 5 ? ", ..." : "");
+                                w.Error = new SwarmException(SwarmErrorId.EngineVersionUnavailable, ErrorCategory.ObjectNotFound,
+                                    $"APT on {w.Name} ({nodeFacts.Release}) offers no {req.EnginePackage} {choice.Version} nor another build of engine {EngineVersions.Upstream(choice.Version)} (this run's version, {choice.Origin}); it offers {offers}. Nothing was installed on {w.Name}.", w.Target)
+                                { RecommendedAction = req.Source == SwarmEngineSource.Distribution
+                                    ? "Distributions ship different docker.io versions: install this node in a run of its own, or use -Source DockerRepository, whose engines are built for every release."
+                                    : "Pass -Version with an engine version the repository has for every release in the run (e.g. -Version 27.3.1), or install this node in a run of its own." };
+                                w.Error.Data["Step"] = "Resolve";
+                                continue;
+                            }
+                            if (!string.Equals(version, choice.Version, StringComparison.Ordinal))
+                                Verbose($"{w.Name}: {req.EnginePackage} {version}: engine {EngineVersions.Upstream(choice.Version)} as built for {nodeFacts.Release}.");
+                            if (!EngineInstallPlan.IsValidVersion(version))
+                            {
+                                w.Error = StepFailure(w, "Resolve", $"The engine version '{version}' offered on {w.Name} is not a Debian package version; nothing was installed on {w.Name}.", null, ErrorCategory.InvalidData, "Pass -Version with the exact version to install.");
+                                continue;
+                            }
+                        }
                         // the plan again, now with the version (daemon.json defaults depend on it); the same facts, so
                         // everything else comes out as planned before the question
-                        w.Plan = EngineInstallPlan.Make(w.Facts, req, w.Address, choice.Version);
+                        w.Plan = EngineInstallPlan.Make(w.Facts, req, w.Address, version);
                         if (QuorumGuard(w)) continue;
                         if (w.Plan.MetricsNote != null) Verbose($"{w.Name}: {w.Plan.MetricsNote}.");
                         if (w.Plan.ApplyPendingConfig) Verbose($"{w.Name}: applying a daemon.json written after the engine started (restart).");
@@ -515,10 +542,14 @@ while :; do
   cat ""$err"" >&2; rm -f ""$err""; exit $rc
 done", changed: false).ConfigureAwait(false);
                 string pkg = req.EnginePackage;
-                string outp = await StepAsync(w, "Resolve", $"apt-cache policy {pkg}", Env + $"apt-cache policy {pkg} | awk '/Candidate:/ {{print $2; exit}}'", ShortStep, null, changed: false).ConfigureAwait(false);
-                string candidate = (outp ?? string.Empty).Trim();
+                string outp = await StepAsync(w, "Resolve", $"apt-cache policy/madison {pkg}", Env +
+                    $"apt-cache policy {pkg} | awk '/Candidate:/ {{print \"candidate=\" $2; exit}}'; apt-cache madison {pkg} | awk -F'|' '{{gsub(/ /, \"\", $2); print \"available=\" $2}}'",
+                    ShortStep, null, changed: false).ConfigureAwait(false);
+                var lines = (outp ?? string.Empty).Split('\n').Select(l => l.Trim()).ToList();
+                string candidate = lines.Where(l => l.StartsWith("candidate=", StringComparison.Ordinal)).Select(l => l.Substring(10)).FirstOrDefault() ?? string.Empty;
                 w.Candidate = candidate.Length == 0 || candidate == "(none)" ? null : candidate;
-                w.Steps[w.Steps.Count - 1].Detail = $"apt-cache policy {pkg}: candidate {w.Candidate ?? "(none)"}";
+                w.Available = lines.Where(l => l.StartsWith("available=", StringComparison.Ordinal)).Select(l => l.Substring(10)).Where(v => v.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+                w.Steps[w.Steps.Count - 1].Detail = $"apt-cache policy {pkg}: candidate {w.Candidate ?? "(none)"} ({w.Available.Count} version(s) offered)";
             }
         }
 

@@ -345,6 +345,10 @@ namespace SwarmAdmin.Engine
         public string Installed { get; set; }
         /// <summary>The version apt-get would install (apt-cache policy's Candidate), null when unknown.</summary>
         public string Candidate { get; set; }
+        /// <summary>Every version APT offers on the node (apt-cache madison, best first); null when not read.</summary>
+        public IReadOnlyList<string> Available { get; set; }
+        /// <summary>The node's release ("debian bookworm"): package versions differ between releases.</summary>
+        public string Release { get; set; }
     }
 
     /// <summary>The version all nodes of one Install-SwarmEngine invocation get, and which nodes run another.</summary>
@@ -392,12 +396,50 @@ namespace SwarmAdmin.Engine
             }
             if (choice.Version != null)
             {
+                var origin = nodes.FirstOrDefault(n => choice.Origin.EndsWith(" " + n.Node, StringComparison.Ordinal));
                 foreach (var n in nodes)
                 {
-                    if (!string.IsNullOrEmpty(n.Installed) && !string.Equals(n.Installed, choice.Version, StringComparison.Ordinal)) choice.Skew.Add((n.Node, n.Installed));
+                    if (string.IsNullOrEmpty(n.Installed) || string.Equals(n.Installed, choice.Version, StringComparison.Ordinal)) continue;
+                    // another release's build of the same engine (docker-ce 27.3.1 for bookworm and for jammy) is no skew
+                    // (-Version 27.3.1, the engine's version only: any build of it counts)
+                    bool otherRelease = origin != null && n.Release != null && origin.Release != null && !string.Equals(n.Release, origin.Release, StringComparison.Ordinal);
+                    bool engineOnly = string.Equals(choice.Version, Upstream(choice.Version), StringComparison.Ordinal);
+                    if ((otherRelease || engineOnly) && string.Equals(Upstream(n.Installed), Upstream(choice.Version), StringComparison.Ordinal)) continue;
+                    choice.Skew.Add((n.Node, n.Installed));
                 }
             }
             return choice;
+        }
+
+        /// <summary>
+        /// The engine's own version in a Debian package version: no epoch, no Debian revision, no repack or build
+        /// suffix ("5:27.3.1-1~debian.12~bookworm" and "27.3.1-1~ubuntu.22.04~jammy" -> "27.3.1";
+        /// "20.10.24+dfsg1-1+b3" -> "20.10.24"; "24.0.7-0ubuntu2~22.04.1" -> "24.0.7").
+        /// </summary>
+        public static string Upstream(string version)
+        {
+            if (string.IsNullOrEmpty(version)) return version;
+            string v = version;
+            int colon = v.IndexOf(':');
+            if (colon > 0 && v.Substring(0, colon).All(char.IsDigit)) v = v.Substring(colon + 1);
+            int cut = v.IndexOfAny(new[] { '-', '+', '~' });
+            return cut > 0 ? v.Substring(0, cut) : v;
+        }
+
+        /// <summary>
+        /// The package version that gives <paramref name="node"/> the run's engine: the run's version itself when APT
+        /// offers it there (or when what APT offers is not known), else the version APT offers there with the same
+        /// engine version (Docker's repository builds every engine once per release: the run's
+        /// 5:27.3.1-1~debian.12~bookworm is 5:27.3.1-1~debian.11~bullseye on a Debian 11 node; -Version 27.3.1 picks
+        /// it on every node), else null.
+        /// </summary>
+        public static string ForNode(string runVersion, NodeVersionFacts node)
+        {
+            if (runVersion == null) return null;
+            if (node.Available == null || node.Available.Contains(runVersion, StringComparer.Ordinal)) return runVersion;
+            string upstream = Upstream(runVersion);
+            // apt-cache madison lists the best first: of several builds of that engine (a security rebuild), the newest
+            return node.Available.FirstOrDefault(v => string.Equals(Upstream(v), upstream, StringComparison.Ordinal));
         }
     }
 
@@ -629,7 +671,9 @@ namespace SwarmAdmin.Engine
             bool versionKnown = version != null;
             bool rightVersion = installed != null && (!versionKnown || string.Equals(installed, version, StringComparison.Ordinal));
             // Without -Version an installed engine stays (a different version is reported as skew, not replaced).
-            plan.NeedsInstall = installed == null || (req.Version != null && !string.Equals(installed, req.Version, StringComparison.Ordinal));
+            // (-Version 27.3.1, the engine's version only, is met by any package build of that engine)
+            plan.NeedsInstall = installed == null || (req.Version != null && !string.Equals(installed, req.Version, StringComparison.Ordinal) &&
+                !(string.Equals(req.Version, EngineVersions.Upstream(req.Version), StringComparison.Ordinal) && string.Equals(EngineVersions.Upstream(installed), req.Version, StringComparison.Ordinal)));
             plan.NeedsUpdate = plan.NeedsInstall;
             if (plan.NeedsUpdate) plan.Steps.Add(new SwarmEngineStep { Name = "AptUpdate", Changed = false, Detail = "apt-get update" });
             if (!versionKnown && installed == null) plan.Steps.Add(new SwarmEngineStep { Name = "Resolve", Detail = $"apt-cache policy {pkg}: the candidate version (the first node's is used for all nodes)" });

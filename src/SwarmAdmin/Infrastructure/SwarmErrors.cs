@@ -73,6 +73,7 @@ namespace SwarmAdmin.Infrastructure
         public const string EngineOsUnsupported = "SwarmEngineOsUnsupported";
         public const string EngineInstallFailed = "SwarmEngineInstallFailed";
         public const string EngineSourceConflict = "SwarmEngineSourceConflict";
+        public const string EngineVersionUnavailable = "SwarmEngineVersionUnavailable";
         public const string ReadinessCheckFailed = "SwarmReadinessCheckFailed";
     }
 
