@@ -95,10 +95,11 @@ function Stop-Lab {
 }
 
 # Files that work only on lab nodes of their own (DisasterRecovery: a swarm on swarmlab-dr1..5, mostly waiting for
-# engines to stop and start; EngineRepository: one fresh node that joins nothing) run in a second Pester process beside
-# the others (CI is held to 30 minutes on two cores). Node changes on both sides go through lab.sh, which serialises
-# them with its lock. A file added here must not touch the main lab swarm or another file's nodes.
-$script:SideLane = @('DisasterRecovery.Tests.ps1', 'EngineRepository.Tests.ps1')
+# engines to stop and start; EngineRepository: fresh nodes that join nothing; EngineManagers: fresh nodes that form a
+# swarm of their own) run in a second Pester process beside the others (CI is held to 30 minutes on two cores). Node
+# changes on both sides go through lab.sh, which serialises them with its lock. A file added here must not touch the
+# main lab swarm or another file's nodes.
+$script:SideLane = @('DisasterRecovery.Tests.ps1', 'EngineRepository.Tests.ps1', 'EngineManagers.Tests.ps1')
 
 function Get-PesterRunnerArgs([string]$Lane, [string[]]$Exclude, [string[]]$Only) {
     $a = @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tests/Invoke-PesterRun.ps1'), '-PesterPath', (Get-PesterPath),
@@ -126,13 +127,15 @@ function Invoke-PesterLanes($Results) {
     Remove-Item (Join-Path $out 'test-results/pester-*') -ErrorAction SilentlyContinue
     $sideLog = Join-Path $out 'test-results/pester-side.log'
     # a thread job: the side runner's output goes to a file (printed after the main lane's live output)
-    $side = Start-ThreadJob -ArgumentList (, (Get-PesterRunnerArgs 'side' -Only $script:SideLane)), $sideLog -ScriptBlock {
-        param([string[]]$RunnerArgs, [string]$Log)
-        & dotnet @RunnerArgs *> $Log
+    $sideArgs = @(Get-PesterRunnerArgs 'side' -Only $script:SideLane)
+    $side = Start-ThreadJob -ScriptBlock {
+        $runnerArgs = $using:sideArgs
+        & dotnet @runnerArgs *> $using:sideLog
     }
     try {
         $mainArgs = Get-PesterRunnerArgs 'main' -Exclude $script:SideLane
-        & dotnet @mainArgs
+        # (to the host, line by line: this function's output is not the place for it)
+        & dotnet @mainArgs | Out-Host
     }
     finally {
         if ($side.State -eq 'Running') { Write-Step "Waiting for the side lane ($($script:SideLane -join ', '))" }
@@ -144,7 +147,6 @@ function Invoke-PesterLanes($Results) {
     }
     Read-PesterSummary 'main' $Results
     Read-PesterSummary 'side' $Results
-    $Results
 }
 
 function Invoke-Tests {
@@ -169,7 +171,7 @@ function Invoke-Tests {
         Start-Lab
         $labStarted = $true
         Write-Step "Pester (fresh pwsh, built module)"
-        $results = Invoke-PesterLanes $results
+        Invoke-PesterLanes $results
     }
     catch {
         Write-Warning "Test run aborted: $_"

@@ -91,7 +91,7 @@ Describe 'Install-SwarmEngine -Source DockerRepository (a signed docker-ce repos
 
     It 'a node of another release gets that release''s build of the same engine, and the installed node is left alone' {
         $before = Get-NodeState
-        $out = @(Install-SwarmEngine -Node $Target, 'root@10.213.57.89' @Ssh @Common -RepositoryKey $Repo.Key -Verbose 4>&1)
+        $out = @(Install-SwarmEngine -Node $Target, 'root@10.213.57.89' @Ssh @Common -RepositoryKey $Repo.Key -Verbose 3>&1 4>&1)
         $verbose = ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }) -join "`n"
         $warnings = @($out | Where-Object { $_ -is [System.Management.Automation.WarningRecord] })
         $r = @($out | Where-Object { $_ -is [SwarmAdmin.SwarmEngineInstallation] })
@@ -101,7 +101,8 @@ Describe 'Install-SwarmEngine -Source DockerRepository (a signed docker-ce repos
         $r[1].Changed | Should -BeTrue
         $r[1].OsVersion | Should -Be '11'
         $r[1].Version | Should -Be $Repo.BullseyeVersion
-        $verbose | Should -Match ([regex]::Escape("docker-ce $($Repo.BullseyeVersion): engine 20.10.24 as built for debian bullseye"))
+        $engine = [regex]::Match($Repo.Version, '^5:([0-9.]+)-').Groups[1].Value
+        $verbose | Should -Match ([regex]::Escape("docker-ce $($Repo.BullseyeVersion): engine $engine as built for debian bullseye"))
         $warnings | Should -BeNullOrEmpty -Because 'another release''s build of the same engine is no version skew'
         Get-NodeState | Should -Be $before
         (Invoke-Lab exec $OldName -- sh -c "dpkg-query -W -f='`${db:Status-Abbrev} `${Version}' docker-ce") -join '' | Should -Be "hi  $($Repo.BullseyeVersion)"

@@ -231,6 +231,7 @@ namespace SwarmAdmin.Tests
         [InlineData("24.0.7-0ubuntu2~22.04.1", "24.0.7")]
         [InlineData("27.3.1", "27.3.1")]
         [InlineData("1:2.0-3", "2.0")]
+        [InlineData("5:28.0.0~rc.1-1~debian.12~bookworm", "28.0.0~rc.1")]
         public void UpstreamIsTheEnginesOwnVersion(string package, string upstream) => Assert.Equal(upstream, EngineVersions.Upstream(package));
 
         private static NodeVersionFacts R(string name, string release, string installed, params string[] available)
@@ -240,23 +241,42 @@ namespace SwarmAdmin.Tests
         public void ANodeOfAnotherReleaseGetsItsBuildOfTheSameEngine()
         {
             var bullseye = R("b", "debian bullseye", null, "5:27.3.1-1~debian.11~bullseye", "5:27.3.0-1~debian.11~bullseye");
-            Assert.Equal("5:27.3.1-1~debian.11~bullseye", EngineVersions.ForNode("5:27.3.1-1~debian.12~bookworm", bullseye));
+            // from a bookworm node of the run, or named by -Version with its codename
+            Assert.Equal("5:27.3.1-1~debian.11~bullseye", EngineVersions.ForNode("5:27.3.1-1~debian.12~bookworm", "debian bookworm", bullseye));
+            Assert.Equal("5:27.3.1-1~debian.11~bullseye", EngineVersions.ForNode("5:27.3.1-1~debian.12~bookworm", null, bullseye));
             // -Version with only the engine's version picks each release's build
-            Assert.Equal("5:27.3.0-1~debian.11~bullseye", EngineVersions.ForNode("27.3.0", bullseye));
+            Assert.Equal("5:27.3.0-1~debian.11~bullseye", EngineVersions.ForNode("27.3.0", null, bullseye));
+        }
+
+        [Fact]
+        public void WithinOneReleaseTheExactPackageIsKept()
+        {
+            // a node without the security suite offers only the older build: it fails rather than quietly getting it
+            var noSecurity = R("b", "debian bookworm", null, "20.10.24+dfsg1-1+b3");
+            Assert.Null(EngineVersions.ForNode("20.10.24+dfsg1-1+deb12u1+b6", "debian bookworm", noSecurity));
+            Assert.Null(EngineVersions.ForNode("20.10.24+dfsg1-1+deb12u1+b6", null, noSecurity));
+            Assert.Equal("20.10.24+dfsg1-1+b3", EngineVersions.ForNode("20.10.24", null, noSecurity));
         }
 
         [Fact]
         public void TheRunsVersionItselfWinsWhereAptOffersItOrWhereOffersAreUnknown()
         {
-            Assert.Equal("20.10.24+dfsg1-1+b3", EngineVersions.ForNode("20.10.24+dfsg1-1+b3", R("a", "debian bookworm", null, "20.10.24+dfsg1-1+deb12u1+b6", "20.10.24+dfsg1-1+b3")));
-            Assert.Equal("20.10.24+dfsg1-1+b3", EngineVersions.ForNode("20.10.24+dfsg1-1+b3", R("a", "debian bookworm", null)));
+            Assert.Equal("20.10.24+dfsg1-1+b3", EngineVersions.ForNode("20.10.24+dfsg1-1+b3", "debian bookworm", R("a", "debian bookworm", null, "20.10.24+dfsg1-1+deb12u1+b6", "20.10.24+dfsg1-1+b3")));
+            Assert.Equal("20.10.24+dfsg1-1+b3", EngineVersions.ForNode("20.10.24+dfsg1-1+b3", "debian bookworm", R("a", "debian bookworm", null)));
         }
 
         [Fact]
         public void NoBuildOfTheEngineOnANodeGivesNull()
         {
-            Assert.Null(EngineVersions.ForNode("20.10.24+dfsg1-1+b3", R("u", "ubuntu jammy", null, "24.0.7-0ubuntu2~22.04.1")));
-            Assert.Null(EngineVersions.ForNode(null, R("u", "ubuntu jammy", null, "24.0.7-0ubuntu2~22.04.1")));
+            Assert.Null(EngineVersions.ForNode("20.10.24+dfsg1-1+b3", "debian bookworm", R("u", "ubuntu jammy", null, "24.0.7-0ubuntu2~22.04.1")));
+            Assert.Null(EngineVersions.ForNode(null, null, R("u", "ubuntu jammy", null, "24.0.7-0ubuntu2~22.04.1")));
+        }
+
+        [Fact]
+        public void AnEngineOnlyVersionIsMetByAnyBuildOfIt()
+        {
+            var c = EngineVersions.Choose("27.3.1", new[] { R("a", "debian bookworm", "5:27.3.1-1~debian.12~bookworm"), R("b", "debian bookworm", "5:27.2.0-1~debian.12~bookworm") });
+            Assert.Equal(new[] { ("b", "5:27.2.0-1~debian.12~bookworm") }, c.Skew);
         }
 
         [Fact]
@@ -340,6 +360,18 @@ namespace SwarmAdmin.Tests
             Assert.False(plan.NeedsInstall);
             Assert.False(plan.DaemonConfigChanged);
             Assert.Empty(plan.HoldMissing);
+        }
+
+        [Fact]
+        public void AVersionMetByTheInstalledBuildNeedsNoInstall()
+        {
+            var installed = Facts("pkg=docker.io hi  20.10.24+dfsg1-1+b3\nenabled=enabled\nactive=active\n");
+            // -Version with only the engine's version
+            Assert.False(EngineInstallPlan.Make(installed, Req(r => r.Version = "20.10.24"), "10.213.57.91", "20.10.24").NeedsInstall);
+            // -Version of another release's build, mapped to the installed one for this node
+            Assert.False(EngineInstallPlan.Make(installed, Req(r => r.Version = "20.10.24+dfsg1-1+deb11u2"), "10.213.57.91", "20.10.24+dfsg1-1+b3").NeedsInstall);
+            // another engine is an install (a downgrade here)
+            Assert.True(EngineInstallPlan.Make(installed, Req(r => r.Version = "20.10.5"), "10.213.57.91", "20.10.5+dfsg1-1").NeedsInstall);
         }
 
         [Fact]

@@ -7,7 +7,7 @@
 #   lab.sh status [--state PATH]
 #   lab.sh stop-node NAME [--kill] | start-node NAME [--wait-swarm] | regen-hostkey NAME | trust-hostkey NAME
 #   lab.sh add-node NAME --address IP [--engine 26|20] [--state PATH] | remove-node NAME
-#   lab.sh add-fresh-node NAME --address IP [--os-release ID[:VERSION]] [--no-apt-proxy] [--state PATH]
+#   lab.sh add-fresh-node NAME --address IP [--os-release ID[:VERSION]] [--no-apt-proxy] [--cpus N] [--state PATH]
 #          ("fresh VM": Debian 12 with systemd, sshd, apt, no Docker; fresh nodes use .91-.99)
 #   lab.sh exec NAME -- cmd...
 #   lab.sh build [--engine 26|20]        (only build/cache the node image)
@@ -151,7 +151,7 @@ host_apt_install() {
 ensure_host_packages() {
     local need=() p
     command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-    for p in docker.io iptables openssh-client busybox-static jq iproute2 ca-certificates debootstrap apt-cacher-ng git apt-utils gpg; do
+    for p in docker.io iptables openssh-client busybox-static jq iproute2 ca-certificates debootstrap apt-cacher-ng git apt-utils gpg gpg-agent; do
         if [[ $p == docker.io ]]; then continue; fi
         pkg_installed "$p" || need+=("$p")
     done
@@ -860,18 +860,8 @@ acng_pid() {
 }
 acng_answers() { timeout 3 bash -c "exec 3<>/dev/tcp/$GATEWAY/$ACNG_PORT" 2>/dev/null; }
 
-start_apt_proxy() {
-    if acng_pid >/dev/null && acng_answers; then return 0; fi
-    stop_apt_proxy quiet
-    command -v apt-cacher-ng >/dev/null || {
-        echo 'apt-cacher-ng apt-cacher-ng/tunnelenable boolean false' | debconf-set-selections 2>/dev/null || true
-        host_apt_install apt-cacher-ng
-    }
-    id apt-cacher-ng >/dev/null 2>&1 || die "user apt-cacher-ng missing (package apt-cacher-ng not configured?)"
-    ip -4 addr show dev "$NET_BRIDGE" 2>/dev/null | grep -q "inet $GATEWAY/" ||
-        die "the lab bridge $NET_BRIDGE with $GATEWAY does not exist (lab not up?): cannot start the apt proxy"
-    mkdir -p "$ACNG_DIR/conf" "$ACNG_DIR/log" "$ACNG_CACHE" "$RUN_DIR/apt-cacher-ng"
-    cat >"$ACNG_DIR/conf/acng.conf" <<EOF
+acng_conf() {
+    cat <<EOF
 # written by tests/lab/lab.sh (SwarmAdmin lab apt cache)
 CacheDir: $ACNG_CACHE
 LogDir: $ACNG_DIR/log
@@ -888,6 +878,21 @@ PassThroughPattern: ^$
 ExThreshold: 4
 ReportPage: acng-report.html
 EOF
+}
+
+start_apt_proxy() {
+    # running with this configuration: nothing to do (one started by an older lab.sh is restarted)
+    if acng_pid >/dev/null && acng_answers && [[ $(cat "$ACNG_DIR/conf/acng.conf" 2>/dev/null) == "$(acng_conf)" ]]; then return 0; fi
+    stop_apt_proxy quiet
+    command -v apt-cacher-ng >/dev/null || {
+        echo 'apt-cacher-ng apt-cacher-ng/tunnelenable boolean false' | debconf-set-selections 2>/dev/null || true
+        host_apt_install apt-cacher-ng
+    }
+    id apt-cacher-ng >/dev/null 2>&1 || die "user apt-cacher-ng missing (package apt-cacher-ng not configured?)"
+    ip -4 addr show dev "$NET_BRIDGE" 2>/dev/null | grep -q "inet $GATEWAY/" ||
+        die "the lab bridge $NET_BRIDGE with $GATEWAY does not exist (lab not up?): cannot start the apt proxy"
+    mkdir -p "$ACNG_DIR/conf" "$ACNG_DIR/log" "$ACNG_CACHE" "$RUN_DIR/apt-cacher-ng"
+    acng_conf >"$ACNG_DIR/conf/acng.conf"
     echo "$FRESH_MIRROR/" >"$ACNG_DIR/conf/backends_debian"
     chown -R apt-cacher-ng:apt-cacher-ng "$ACNG_DIR/log" "$ACNG_CACHE" "$RUN_DIR/apt-cacher-ng"
     chmod 755 "$ACNG_DIR" "$ACNG_DIR/conf"; chmod 644 "$ACNG_DIR/conf"/*
@@ -1120,8 +1125,10 @@ ensure_fresh_image() {
 }
 
 # ---------------------------------------------------------------- fresh nodes
-run_fresh_node() { # name ip apt_proxy(or "")
-    local name=$1 ip=$2 proxy=$3
+run_fresh_node() { # name ip apt_proxy(or "") [cpus]
+    local name=$1 ip=$2 proxy=$3 cpus=${4:-}
+    local limit=()
+    [[ -z $cpus ]] || limit=(--cpus "$cpus")
     log "starting fresh node $name ($ip, $FRESH_IMAGE, systemd)"
     # systemd in a container on this cgroup v1 host: host cgroup tree rw (systemd manages its own subtree,
     # the inner dockerd later needs it too), tmpfs /run and /run/lock, container=docker, SIGRTMIN+3 to stop.
@@ -1134,7 +1141,7 @@ run_fresh_node() { # name ip apt_proxy(or "")
         -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v /var/lib/docker \
         --tmpfs /run:rw,nosuid,nodev,mode=755 --tmpfs /run/lock:rw,nosuid,nodev,noexec,mode=1777 \
         --stop-signal SIGRTMIN+3 --stop-timeout 30 --log-opt max-size=1m --log-opt max-file=2 \
-        --label swarmadmin-lab.node=1 --label swarmadmin-lab.role=fresh --label swarmadmin-lab.engine=none \
+        --label swarmadmin-lab.node=1 --label swarmadmin-lab.role=fresh --label swarmadmin-lab.engine=none "${limit[@]}" \
         -e container=docker -e "LAB_NODE_NAME=$name" -e "LAB_AUTHORIZED_KEY=$(cat "$KEY_PATH.pub")" \
         -e "LAB_APT_PROXY=$proxy" \
         "$FRESH_IMAGE" >/dev/null
@@ -1481,7 +1488,7 @@ cmd_add_node() {
 }
 
 cmd_add_fresh_node() {
-    local n=${1:-} ip="" state="" osrel="" use_proxy=1
+    local n=${1:-} ip="" state="" osrel="" use_proxy=1 cpus=""
     [[ -n $n && $n != -* ]] || die "add-fresh-node: NAME required"
     shift
     while (($#)); do
@@ -1490,6 +1497,7 @@ cmd_add_fresh_node() {
             --state) state=${2:?}; shift 2 ;;
             --os-release) osrel=${2:?}; shift 2 ;;
             --no-apt-proxy) use_proxy=0; shift ;;
+            --cpus) cpus=${2:?}; shift 2 ;;
             *) die "add-fresh-node: unknown option $1" ;;
         esac
     done
@@ -1503,6 +1511,7 @@ cmd_add_fresh_node() {
     if node_exists "$n"; then
         [[ $(node_label "$n" swarmadmin-lab.role 2>/dev/null) == fresh ]] || die "a container named $n already exists (not a fresh node)"
         [[ $(node_ip "$n" 2>/dev/null) == "$ip" ]] || ! node_running "$n" || die "fresh node $n exists with address $(node_ip "$n")"
+        [[ -z $cpus ]] || die "--cpus: fresh node $n exists already (its CPU limit is set when it is made: remove-node it first)"
         if node_running "$n"; then log "fresh node $n is already running: nothing to do"; return 0; fi
     fi
     local t
@@ -1525,7 +1534,8 @@ cmd_add_fresh_node() {
         while read -r other; do
             [[ -n $other && $(node_ip "$other" 2>/dev/null) == "$ip" ]] && die "$ip is already used by $other"
         done < <(lab_containers)
-        run_fresh_node "$n" "$ip" "$proxy"
+        [[ -z $cpus || ( $cpus =~ ^[0-9]+(\.[0-9]+)?$ && ! $cpus =~ ^0+(\.0*)?$ ) ]] || die "--cpus: a number of CPUs above 0 (0.5)"
+        run_fresh_node "$n" "$ip" "$proxy" "$cpus"
     fi
     wait_fresh_ready "$n"
     log "fresh node $n answers over SSH $(($(date +%s) - t))s after docker run"
@@ -1632,7 +1642,7 @@ build_docker_repo() {
     done
     local gh=$work/gnupg
     mkdir -p "$gh"; chmod 700 "$gh"
-    gpg --homedir "$gh" --batch --quiet --passphrase '' --quick-gen-key 'SwarmAdmin lab repository <lab@localhost>' ed25519 sign never 2>/dev/null
+    gpg --homedir "$gh" --batch --quiet --passphrase '' --quick-gen-key 'SwarmAdmin lab repository <lab@localhost>' ed25519 sign never
     gpg --homedir "$gh" --batch --quiet --armor --export >"$work/key.asc"
     for codename in bookworm bullseye; do
         gpg --homedir "$gh" --batch --quiet --yes --clearsign -o "$work/debian/dists/$codename/InRelease" "$work/debian/dists/$codename/Release"
@@ -1641,7 +1651,7 @@ build_docker_repo() {
     # a second key that signed nothing: "the wrong key" for tests
     local gh2=$work/gnupg-other
     mkdir -p "$gh2"; chmod 700 "$gh2"
-    gpg --homedir "$gh2" --batch --quiet --passphrase '' --quick-gen-key 'Not the lab repository <other@localhost>' ed25519 sign never 2>/dev/null
+    gpg --homedir "$gh2" --batch --quiet --passphrase '' --quick-gen-key 'Not the lab repository <other@localhost>' ed25519 sign never
     gpg --homedir "$gh2" --batch --quiet --armor --export >"$work/other-key.asc"
     gpgconf --homedir "$gh" --kill all 2>/dev/null || true
     gpgconf --homedir "$gh2" --kill all 2>/dev/null || true

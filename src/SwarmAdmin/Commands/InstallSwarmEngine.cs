@@ -157,12 +157,14 @@ namespace SwarmAdmin.Commands
 
                 // 2. Plan per node and ask (on the pipeline thread).
                 var known = EngineVersions.Choose(req.Version, work.Where(x => x.Error == null).Select(x => new NodeVersionFacts { Node = x.Name, Installed = x.Installed, Candidate = x.Candidate }).ToList());
+                int releases = work.Where(x => x.Error == null).Select(x => ReleaseOf(x.Facts)).Distinct(StringComparer.Ordinal).Count();
                 foreach (var w in work)
                 {
                     if (w.Error != null) continue;
                     w.Plan = EngineInstallPlan.Make(w.Facts, req, w.Address, known.Version);
                     if (QuorumGuard(w)) continue;
                     string version = w.Plan.NeedsInstall ? (known.Version ?? "the version APT offers on the first node") : w.Installed;
+                    if (w.Plan.NeedsInstall && releases > 1) version += " (or this release's build of that engine)";
                     w.Approved = ShouldProcess($"{w.Name} ({w.Shell.Endpoint})", $"Install Docker Engine {version} ({req.EnginePackage}, {req.Source}) on {w.Facts.Os}: {w.Plan.Describe()}");
                 }
 
@@ -174,7 +176,7 @@ namespace SwarmAdmin.Commands
 
                     // 4. One version for all (first node's installed engine, else its candidate), skew reported.
                     var ready = go.Where(w => w.Error == null).ToList();
-                    var facts = ready.Select(x => new NodeVersionFacts { Node = x.Name, Installed = x.Installed, Candidate = x.Candidate, Available = x.Available, Release = $"{x.Facts.Os.Id} {x.Facts.Os.Codename ?? x.Facts.Os.VersionId}" }).ToList();
+                    var facts = ready.Select(x => new NodeVersionFacts { Node = x.Name, Installed = x.Installed, Candidate = x.Candidate, Available = x.Available, Release = ReleaseOf(x.Facts) }).ToList();
                     var choice = EngineVersions.Choose(req.Version, facts);
                     foreach (var (node, installed) in choice.Skew)
                     {
@@ -199,14 +201,14 @@ namespace SwarmAdmin.Commands
                         if (w.Plan.NeedsInstall)
                         {
                             var nodeFacts = facts[ready.IndexOf(w)];
-                            version = EngineVersions.ForNode(choice.Version, nodeFacts);
+                            version = EngineVersions.ForNode(choice.Version, choice.OriginRelease, nodeFacts);
                             if (version == null)
                             {
                                 string offers = w.Available.Count == 0 ? "nothing" : string.Join(", ", w.Available.Take(5)) + (w.Available.Count > 5 ? ", ..." : "");
                                 w.Error = new SwarmException(SwarmErrorId.EngineVersionUnavailable, ErrorCategory.ObjectNotFound,
-                                    $"APT on {w.Name} ({nodeFacts.Release}) offers no {req.EnginePackage} {choice.Version} nor another build of engine {EngineVersions.Upstream(choice.Version)} (this run's version, {choice.Origin}); it offers {offers}. Nothing was installed on {w.Name}.", w.Target)
+                                    $"APT on {w.Name} ({nodeFacts.Release}) does not offer {req.EnginePackage} {choice.Version} (this run's version, {choice.Origin}){(EngineVersions.MayUseOtherBuild(choice.Version, choice.OriginRelease, nodeFacts) ? $" nor another build of engine {EngineVersions.Upstream(choice.Version)}" : "")}; it offers {offers}. Nothing was installed on {w.Name}.", w.Target)
                                 { RecommendedAction = req.Source == SwarmEngineSource.Distribution
-                                    ? "Distributions ship different docker.io versions: install this node in a run of its own, or use -Source DockerRepository, whose engines are built for every release."
+                                    ? "Check the node's APT sources (a node without the -security or -updates suites lacks their builds); distributions ship different docker.io versions: install a node of another release in a run of its own, or use -Source DockerRepository, whose engines are built for every release."
                                     : "Pass -Version with an engine version the repository has for every release in the run (e.g. -Version 27.3.1), or install this node in a run of its own." };
                                 w.Error.Data["Step"] = "Resolve";
                                 continue;
@@ -543,7 +545,7 @@ while :; do
 done", changed: false).ConfigureAwait(false);
                 string pkg = req.EnginePackage;
                 string outp = await StepAsync(w, "Resolve", $"apt-cache policy/madison {pkg}", Env +
-                    $"apt-cache policy {pkg} | awk '/Candidate:/ {{print \"candidate=\" $2; exit}}'; apt-cache madison {pkg} | awk -F'|' '{{gsub(/ /, \"\", $2); print \"available=\" $2}}'",
+                    $"apt-cache policy {pkg} | awk '/Candidate:/ {{print \"candidate=\" $2; exit}}'; apt-cache madison {pkg} | awk -F'|' '$3 ~ /Packages/ {{gsub(/ /, \"\", $2); print \"available=\" $2}}'",
                     ShortStep, null, changed: false).ConfigureAwait(false);
                 var lines = (outp ?? string.Empty).Split('\n').Select(l => l.Trim()).ToList();
                 string candidate = lines.Where(l => l.StartsWith("candidate=", StringComparison.Ordinal)).Select(l => l.Substring(10)).FirstOrDefault() ?? string.Empty;
@@ -711,6 +713,8 @@ exit 1";
             }
             AddStep(w, "Service", detail, true, sw.Elapsed);
         }
+
+        private static string ReleaseOf(EngineNodeFacts f) => $"{f.Os.Id} {f.Os.Codename ?? f.Os.VersionId}";
 
         /// <summary>A shell word list of those packages dpkg does not have installed (evaluated on the node).</summary>
         internal static string MissingPackagesShell(IEnumerable<string> packages)

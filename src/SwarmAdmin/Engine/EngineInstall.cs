@@ -357,6 +357,8 @@ namespace SwarmAdmin.Engine
         public string Version { get; set; }
         /// <summary>Where the version came from: -Version, or the node whose installed/candidate version was taken.</summary>
         public string Origin { get; set; }
+        /// <summary>The release of the node the version came from ("debian bookworm"); null for -Version.</summary>
+        public string OriginRelease { get; set; }
         /// <summary>Nodes whose installed engine is another version, with that version (they keep it without -Version).</summary>
         public List<(string Node, string Installed)> Skew { get; } = new List<(string, string)>();
     }
@@ -383,6 +385,7 @@ namespace SwarmAdmin.Engine
                 {
                     choice.Version = withEngine.Installed;
                     choice.Origin = $"installed on {withEngine.Node}";
+                    choice.OriginRelease = withEngine.Release;
                 }
                 else
                 {
@@ -391,20 +394,17 @@ namespace SwarmAdmin.Engine
                     {
                         choice.Version = first.Candidate;
                         choice.Origin = $"APT candidate on {first.Node}";
+                        choice.OriginRelease = first.Release;
                     }
                 }
             }
             if (choice.Version != null)
             {
-                var origin = nodes.FirstOrDefault(n => choice.Origin.EndsWith(" " + n.Node, StringComparison.Ordinal));
                 foreach (var n in nodes)
                 {
                     if (string.IsNullOrEmpty(n.Installed) || string.Equals(n.Installed, choice.Version, StringComparison.Ordinal)) continue;
                     // another release's build of the same engine (docker-ce 27.3.1 for bookworm and for jammy) is no skew
-                    // (-Version 27.3.1, the engine's version only: any build of it counts)
-                    bool otherRelease = origin != null && n.Release != null && origin.Release != null && !string.Equals(n.Release, origin.Release, StringComparison.Ordinal);
-                    bool engineOnly = string.Equals(choice.Version, Upstream(choice.Version), StringComparison.Ordinal);
-                    if ((otherRelease || engineOnly) && string.Equals(Upstream(n.Installed), Upstream(choice.Version), StringComparison.Ordinal)) continue;
+                    if (MayUseOtherBuild(choice.Version, choice.OriginRelease, n) && string.Equals(Upstream(n.Installed), Upstream(choice.Version), StringComparison.Ordinal)) continue;
                     choice.Skew.Add((n.Node, n.Installed));
                 }
             }
@@ -412,9 +412,10 @@ namespace SwarmAdmin.Engine
         }
 
         /// <summary>
-        /// The engine's own version in a Debian package version: no epoch, no Debian revision, no repack or build
-        /// suffix ("5:27.3.1-1~debian.12~bookworm" and "27.3.1-1~ubuntu.22.04~jammy" -> "27.3.1";
-        /// "20.10.24+dfsg1-1+b3" -> "20.10.24"; "24.0.7-0ubuntu2~22.04.1" -> "24.0.7").
+        /// The engine's own version in a Debian package version: no epoch, no Debian revision (from the last '-'), no
+        /// repack suffix ('+'): "5:27.3.1-1~debian.12~bookworm" and "27.3.1-1~ubuntu.22.04~jammy" -> "27.3.1";
+        /// "20.10.24+dfsg1-1+b3" -> "20.10.24"; "24.0.7-0ubuntu2~22.04.1" -> "24.0.7"; a pre-release keeps its
+        /// '~' part ("5:28.0.0~rc.1-1~debian.12~bookworm" -> "28.0.0~rc.1").
         /// </summary>
         public static string Upstream(string version)
         {
@@ -422,21 +423,50 @@ namespace SwarmAdmin.Engine
             string v = version;
             int colon = v.IndexOf(':');
             if (colon > 0 && v.Substring(0, colon).All(char.IsDigit)) v = v.Substring(colon + 1);
-            int cut = v.IndexOfAny(new[] { '-', '+', '~' });
-            return cut > 0 ? v.Substring(0, cut) : v;
+            int dash = v.LastIndexOf('-');
+            if (dash > 0) v = v.Substring(0, dash);
+            int plus = v.IndexOf('+');
+            return plus > 0 ? v.Substring(0, plus) : v;
+        }
+
+        /// <summary>-Version named only the engine (27.3.1), not a package build of it.</summary>
+        public static bool IsEngineOnly(string version) => !string.IsNullOrEmpty(version) && string.Equals(version, Upstream(version), StringComparison.Ordinal);
+
+        /// <summary>The release a Docker-style package version was built for ("...~debian.12~bookworm" -> "bookworm"), else null.</summary>
+        public static string CodenameOf(string version)
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(version ?? "", @"~([a-z]+)$");
+            return m.Success ? m.Groups[1].Value : null;
+        }
+
+        /// <summary>
+        /// Whether <paramref name="node"/> may get another package build of the run's engine: when -Version named only
+        /// the engine, or the node is of another release than the version's (the node it came from, or the codename in
+        /// a Docker-style version). Within one release the exact package is kept (a node whose APT lacks the security
+        /// rebuild the others get fails instead of quietly getting the older build).
+        /// </summary>
+        public static bool MayUseOtherBuild(string runVersion, string originRelease, NodeVersionFacts node)
+        {
+            if (IsEngineOnly(runVersion)) return true;
+            if (node.Release == null) return false;
+            if (originRelease != null) return !string.Equals(node.Release, originRelease, StringComparison.Ordinal);
+            string codename = CodenameOf(runVersion);
+            string nodeCodename = node.Release.Split(' ').Last();
+            return codename != null && !string.Equals(codename, nodeCodename, StringComparison.Ordinal);
         }
 
         /// <summary>
         /// The package version that gives <paramref name="node"/> the run's engine: the run's version itself when APT
-        /// offers it there (or when what APT offers is not known), else the version APT offers there with the same
-        /// engine version (Docker's repository builds every engine once per release: the run's
-        /// 5:27.3.1-1~debian.12~bookworm is 5:27.3.1-1~debian.11~bullseye on a Debian 11 node; -Version 27.3.1 picks
-        /// it on every node), else null.
+        /// offers it there (or when what APT offers is not known), else, where <see cref="MayUseOtherBuild"/> allows,
+        /// the version APT offers there with the same engine version (Docker's repository builds every engine once per
+        /// release: the run's 5:27.3.1-1~debian.12~bookworm is 5:27.3.1-1~debian.11~bullseye on a Debian 11 node;
+        /// -Version 27.3.1 picks it on every node), else null.
         /// </summary>
-        public static string ForNode(string runVersion, NodeVersionFacts node)
+        public static string ForNode(string runVersion, string originRelease, NodeVersionFacts node)
         {
             if (runVersion == null) return null;
             if (node.Available == null || node.Available.Contains(runVersion, StringComparer.Ordinal)) return runVersion;
+            if (!MayUseOtherBuild(runVersion, originRelease, node)) return null;
             string upstream = Upstream(runVersion);
             // apt-cache madison lists the best first: of several builds of that engine (a security rebuild), the newest
             return node.Available.FirstOrDefault(v => string.Equals(Upstream(v), upstream, StringComparison.Ordinal));
@@ -671,9 +701,11 @@ namespace SwarmAdmin.Engine
             bool versionKnown = version != null;
             bool rightVersion = installed != null && (!versionKnown || string.Equals(installed, version, StringComparison.Ordinal));
             // Without -Version an installed engine stays (a different version is reported as skew, not replaced).
-            // (-Version 27.3.1, the engine's version only, is met by any package build of that engine)
+            // -Version 27.3.1, the engine's version only, is met by any package build of that engine; and the version
+            // chosen for this node (another release's build of the run's engine) may be the installed one
             plan.NeedsInstall = installed == null || (req.Version != null && !string.Equals(installed, req.Version, StringComparison.Ordinal) &&
-                !(string.Equals(req.Version, EngineVersions.Upstream(req.Version), StringComparison.Ordinal) && string.Equals(EngineVersions.Upstream(installed), req.Version, StringComparison.Ordinal)));
+                !(EngineVersions.IsEngineOnly(req.Version) && string.Equals(EngineVersions.Upstream(installed), req.Version, StringComparison.Ordinal)) &&
+                !string.Equals(installed, version, StringComparison.Ordinal));
             plan.NeedsUpdate = plan.NeedsInstall;
             if (plan.NeedsUpdate) plan.Steps.Add(new SwarmEngineStep { Name = "AptUpdate", Changed = false, Detail = "apt-get update" });
             if (!versionKnown && installed == null) plan.Steps.Add(new SwarmEngineStep { Name = "Resolve", Detail = $"apt-cache policy {pkg}: the candidate version (the first node's is used for all nodes)" });

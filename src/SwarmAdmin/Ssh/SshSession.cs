@@ -336,7 +336,23 @@ namespace SwarmAdmin.Ssh
             }
 
             public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-                => DedicatedThread.Run(() => Read(buffer, offset, count), cancellationToken);
+            {
+                // bytes already there (SSH.NET's pipe counts what it holds): read them here; else wait on a thread of
+                // its own (a pool thread blocked in the pipe's wait would starve the pool)
+                if (Available() > 0)
+                {
+                    try { return Task.FromResult(Read(buffer, offset, count)); }
+                    catch (Exception ex) { return Task.FromException<int>(ex); }
+                }
+                return DedicatedThread.Run(() => Read(buffer, offset, count), cancellationToken);
+            }
+
+            private long Available()
+            {
+                try { return _output.Length; }
+                catch (NotSupportedException) { return 0; }
+                catch (ObjectDisposedException) { return 0; }
+            }
 
             public override void Write(byte[] buffer, int offset, int count)
             {
