@@ -303,29 +303,60 @@ namespace SwarmAdmin.Commands
         /// <summary>A manager (with -Force): the usual steps, then wait until it is a reachable manager again.</summary>
         private async Task ApplyManagerAsync(NodeWork w, EngineInstallRequest req)
         {
-            await ApplyAsync(w, req).ConfigureAwait(false);
+            try
+            {
+                await ApplyAsync(w, req).ConfigureAwait(false);
+            }
+            catch (SwarmException ex) when (w.Facts.ServiceActive && !StopToken.IsCancellationRequested)
+            {
+                // The failed step may have restarted the engine (a daemon.json it does not start with is rolled back
+                // and the engine started again): report only once the manager is back in the raft group, so the
+                // swarm the user looks at next is whole; if it does not come back, say so.
+                Verbose($"{w.Name}: step {ex.Data["Step"]} failed; waiting until the manager is Ready and Reachable again before reporting it.");
+                string last = await WaitForManagerAsync(w).ConfigureAwait(false);
+                if (last == null) throw;
+                var worse = new SwarmException(SwarmErrorId.EngineInstallFailed, ErrorCategory.OperationTimeout,
+                    $"{ex.Message}\nAfterwards the manager was not Ready and Reachable again within {TimeoutSec} s.\n{Tail(last, 4)}", w.Target, ex)
+                { RecommendedAction = $"Check 'docker node ls' on another manager and 'journalctl -u docker' on {w.Name}." };
+                foreach (System.Collections.DictionaryEntry d in ex.Data) worse.Data[d.Key] = d.Value;
+                throw worse;
+            }
             if (!w.Restarted) return;
             var sw = Stopwatch.StartNew();
             Verbose($"{w.Name}: ManagerWait: waiting until the manager is Ready and Reachable again (up to {TimeoutSec} s).");
-            DateTime deadline = DateTime.UtcNow.AddSeconds(TimeoutSec);
-            string last = null;
-            while (true)
+            string notBack = await WaitForManagerAsync(w).ConfigureAwait(false);
+            if (notBack != null)
             {
-                SshExecResult r = await w.Shell.ExecAsync(Env + "docker info --format 'control={{.Swarm.ControlAvailable}}' 2>&1; docker node ls --format 'self={{.Self}} {{.Status}} {{.ManagerStatus}}' 2>&1 | grep -E '^self=true|rror' ; true", null, ShortStep, StopToken).ConfigureAwait(false);
-                last = (r.StdOut ?? string.Empty).Trim();
-                if (Regex.IsMatch(last, @"(?m)^control=true\s*$") && Regex.IsMatch(last, @"(?m)^self=true Ready (Reachable|Leader)\s*$")) break;
-                if (DateTime.UtcNow > deadline)
-                {
-                    var ex = new SwarmException(SwarmErrorId.EngineInstallFailed, ErrorCategory.OperationTimeout,
-                        $"Step ManagerWait on {w.Name} failed: the manager was not Ready and Reachable again within {TimeoutSec} s after its engine restarted; the managers after it are left alone.\n{Tail(last, 4)}", w.Target)
-                    { RecommendedAction = $"Check 'docker node ls' on another manager and 'journalctl -u docker' on {w.Name}." };
-                    ex.Data["Step"] = "ManagerWait";
-                    ex.Data["Node"] = w.Name;
-                    throw ex;
-                }
-                await Task.Delay(2000, StopToken).ConfigureAwait(false);
+                var ex = new SwarmException(SwarmErrorId.EngineInstallFailed, ErrorCategory.OperationTimeout,
+                    $"Step ManagerWait on {w.Name} failed: the manager was not Ready and Reachable again within {TimeoutSec} s after its engine restarted; the managers after it are left alone.\n{Tail(notBack, 4)}", w.Target)
+                { RecommendedAction = $"Check 'docker node ls' on another manager and 'journalctl -u docker' on {w.Name}." };
+                ex.Data["Step"] = "ManagerWait";
+                ex.Data["Node"] = w.Name;
+                throw ex;
             }
             AddStep(w, "ManagerWait", "the manager is Ready and Reachable again", false, sw.Elapsed);
+        }
+
+        /// <summary>
+        /// Polls until the node's engine says it is a Ready, Reachable (or leading) manager and every other manager is
+        /// Ready and Reachable too (a restarted leader leaves the others "Unknown" to the new leader until their next
+        /// heartbeat: the next manager is not restarted before the swarm sees all of them again): null then, else after
+        /// -TimeoutSec what it said last.
+        /// </summary>
+        private async Task<string> WaitForManagerAsync(NodeWork w)
+        {
+            DateTime deadline = DateTime.UtcNow.AddSeconds(TimeoutSec);
+            while (true)
+            {
+                SshExecResult r = await w.Shell.ExecAsync(Env + "docker info --format 'control={{.Swarm.ControlAvailable}}' 2>&1; docker node ls --format 'manager={{.Self}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}' 2>&1 | grep -E '^manager=[a-z]+ [^ ]+ [A-Za-z]+ [A-Za-z]+|rror' ; true", null, ShortStep, StopToken).ConfigureAwait(false);
+                string last = (r.StdOut ?? string.Empty).Trim();
+                var managers = Regex.Matches(last, @"(?m)^manager=(true|false) (\S+) (\S+) (\S+)\s*$").Cast<Match>().ToList();
+                bool selfOk = managers.Any(m => m.Groups[1].Value == "true" && m.Groups[3].Value == "Ready" && (m.Groups[4].Value == "Reachable" || m.Groups[4].Value == "Leader"));
+                bool allOk = managers.All(m => m.Groups[3].Value == "Ready" && (m.Groups[4].Value == "Reachable" || m.Groups[4].Value == "Leader"));
+                if (Regex.IsMatch(last, @"(?m)^control=true\s*$") && selfOk && allOk) return null;
+                if (DateTime.UtcNow > deadline) return last.Length == 0 ? "(no answer)" : last;
+                await Task.Delay(2000, StopToken).ConfigureAwait(false);
+            }
         }
 
         private EngineInstallRequest BuildRequest()
