@@ -327,14 +327,20 @@ namespace SwarmAdmin.Commands
             string notBack = await WaitForManagerAsync(w).ConfigureAwait(false);
             if (notBack != null)
             {
-                var ex = new SwarmException(SwarmErrorId.EngineInstallFailed, ErrorCategory.OperationTimeout,
-                    $"Step ManagerWait on {w.Name} failed: the manager was not Ready and Reachable again within {TimeoutSec} s after its engine restarted; the managers after it are left alone.\n{Tail(notBack, 4)}", w.Target)
-                { RecommendedAction = $"Check 'docker node ls' on another manager and 'journalctl -u docker' on {w.Name}." };
-                ex.Data["Step"] = "ManagerWait";
-                ex.Data["Node"] = w.Name;
-                throw ex;
+                throw StepError(w, "ManagerWait", ErrorCategory.OperationTimeout,
+                    $"Step ManagerWait on {w.Name} failed: the manager was not Ready and Reachable again within {TimeoutSec} s after its engine restarted; the managers after it are left alone.\n{Tail(notBack, 4)}",
+                    $"Check 'docker node ls' on another manager and 'journalctl -u docker' on {w.Name}.");
             }
             AddStep(w, "ManagerWait", "the manager is Ready and Reachable again", false, sw.Elapsed);
+        }
+
+        /// <summary>SwarmEngineInstallFailed for a step of one node, with Data["Step"] and Data["Node"].</summary>
+        private static SwarmException StepError(NodeWork w, string step, ErrorCategory category, string message, string action)
+        {
+            var ex = new SwarmException(SwarmErrorId.EngineInstallFailed, category, message, w.Target) { RecommendedAction = action };
+            ex.Data["Step"] = step;
+            ex.Data["Node"] = w.Name;
+            return ex;
         }
 
         /// <summary>
@@ -735,12 +741,9 @@ exit 1";
             if (r.ExitCode != 0)
             {
                 string text = (r.StdErr ?? string.Empty).Trim();
-                var ex = new SwarmException(SwarmErrorId.EngineInstallFailed, ErrorCategory.InvalidResult,
-                    $"Step Service on {w.Name} failed: the engine did not come back within {wait} s after the restart ({detail}).\n{Tail(text, 26)}", w.Target)
-                { RecommendedAction = $"Fix the daemon.json settings (-DaemonConfig) that the engine's log above complains about and run Install-SwarmEngine again." };
-                ex.Data["Step"] = "Service";
-                ex.Data["Node"] = w.Name;
-                throw ex;
+                throw StepError(w, "Service", ErrorCategory.InvalidResult,
+                    $"Step Service on {w.Name} failed: the engine did not come back within {wait} s after the restart ({detail}).\n{Tail(text, 26)}",
+                    "Fix the daemon.json settings (-DaemonConfig) that the engine's log above complains about and run Install-SwarmEngine again.");
             }
             AddStep(w, "Service", detail, true, sw.Elapsed);
         }
