@@ -94,12 +94,12 @@ function Stop-Lab {
     & bash $labScript down --state $labState
 }
 
-# Files that work only on lab nodes of their own (DisasterRecovery: a swarm on swarmlab-dr1..5, mostly waiting for
-# engines to stop and start; EngineRepository: fresh nodes that join nothing; EngineManagers: fresh nodes that form a
-# swarm of their own) run in a second Pester process beside the others (CI is held to 30 minutes on two cores). Node
-# changes on both sides go through lab.sh, which serialises them with its lock. A file added here must not touch the
-# main lab swarm or another file's nodes.
-$script:SideLane = @('DisasterRecovery.Tests.ps1', 'EngineRepository.Tests.ps1', 'EngineManagers.Tests.ps1')
+# Files that work only on lab nodes of their own run in a second Pester process beside the others (CI is held to 30
+# minutes on two cores): DisasterRecovery (a swarm on swarmlab-dr1..5, mostly waiting for engines to stop and start),
+# EngineRepository (fresh nodes that join nothing), EngineManagers (fresh nodes forming a swarm of their own),
+# NonRootSsh (one fresh node with a single-node swarm). Node changes on both sides go through lab.sh, which serialises
+# them with its lock. A file added here must not touch the main lab swarm or another file's nodes.
+$script:SideLane = @('DisasterRecovery.Tests.ps1', 'EngineRepository.Tests.ps1', 'EngineManagers.Tests.ps1', 'NonRootSsh.Tests.ps1')
 
 function Get-PesterRunnerArgs([string]$Lane, [string[]]$Exclude, [string[]]$Only) {
     $a = @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tests/Invoke-PesterRun.ps1'), '-PesterPath', (Get-PesterPath),

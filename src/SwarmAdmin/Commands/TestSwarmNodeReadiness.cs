@@ -324,7 +324,33 @@ exit 0";
             p.Address = wantAddr ?? sshAddr ?? host;
             p.InSwarm = ReadinessRules.InSwarm(p.Fact("swarmstate"));
             Evaluate(p);
+            await UserEngineAccessAsync(p, timeout).ConfigureAwait(false);
             await ClockAsync(p, timeout).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// The checks run as root (sudo -n for another SSH user), but SwarmAdmin reaches engines as the SSH user itself
+        /// (docker system dial-stdio): for a non-root user whose engine answers root, that path is tried too.
+        /// </summary>
+        private async Task UserEngineAccessAsync(Probe p, TimeSpan timeout)
+        {
+            if (!p.Shell.UsesSudo || p.Result.EngineVersion == null) return;
+            string user = p.Shell.Endpoint.User;
+            try
+            {
+                using (var cts = CancellationTokenSource.CreateLinkedTokenSource(StopToken))
+                {
+                    cts.CancelAfter(timeout);
+                    using (var engine = await p.Shell.OpenEngineAsync(cts.Token).ConfigureAwait(false)) { }
+                }
+                p.Add("Engine", FindingSeverity.Info, $"'{user}' reaches the engine over docker system dial-stdio (as SwarmAdmin does)");
+            }
+            catch (Exception ex) when (!StopToken.IsCancellationRequested)
+            {
+                p.Add("Engine", FindingSeverity.Error,
+                    $"the engine answers root, but not '{user}' over docker system dial-stdio, which is how SwarmAdmin reaches engines: {SwarmErrors.Unwrap(ex).Message.Split('\n')[0]} Add '{user}' to the docker group (Install-SwarmEngine does; it takes effect at the user's next SSH login), or connect as root",
+                    user);
+            }
         }
 
         private static void ParseFacts(Probe p, string output)
