@@ -1,8 +1,9 @@
 # A machine reached as an SSH user other than root, as many sites allow (root login disabled, an admin user with
 # passwordless sudo): Install-SwarmEngine runs its steps through sudo -n and puts the user in the docker group,
 # Test-SwarmNodeReadiness checks that the user itself reaches the engine over docker system dial-stdio (the way every
-# SwarmAdmin cmdlet does), and Initialize-Swarm / Connect-SwarmCluster work as that user. One fresh node of its own
-# (swarmlab-fu, .79) that joins nothing: this file runs in the side lane.
+# SwarmAdmin cmdlet does), Initialize-Swarm / Connect-SwarmCluster work as that user, and Backup-SwarmManager /
+# Restore-SwarmManager stop the engine, stream the swarm state and start it again through sudo. One fresh node of its
+# own (swarmlab-fu, .79) with a single-node swarm of its own: this file runs in the side lane.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'Common.ps1')
     $script:FQ = ',SwarmAdmin.Commands.InstallSwarmEngineCommand'
@@ -86,5 +87,25 @@ Describe 'SwarmAdmin as an SSH user other than root' -Tag FreshNode {
         $n[0].ManagerStatus | Should -Be 'Leader'
         # the engine saw it as the docker CLI does
         (Invoke-Node "docker node ls --format '{{.Hostname}} {{.ManagerStatus}}'") | Should -Be "$NodeName Leader"
+    }
+
+    It 'Backup-SwarmManager and Restore-SwarmManager stop the engine, stream the state and start it again through sudo -n' {
+        Invoke-Node 'echo kept | docker config create nonroot-cfg - >/dev/null' | Out-Null
+        # a single manager: its backup costs the swarm its quorum for a moment, so -Force
+        $password = ConvertTo-SecureString 'nonroot backup pass' -AsPlainText -Force
+        $b = Backup-SwarmManager -Context $Ctx -Name $NodeName -Destination "$TestDrive/" -Password $password -Force -Confirm:$false
+        $b.NodeHostname | Should -Be $NodeName
+        $b.Configs | Should -Be 1
+        (Get-Item $b.Path).Length | Should -BeGreaterThan 1kb
+        (Invoke-Node "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'") | Should -Be "$NodeName Ready Leader"
+
+        # the config goes; the backup brings it back (restored on the same machine, a swarm member: -Force)
+        Invoke-Node 'docker config rm nonroot-cfg >/dev/null' | Out-Null
+        $r = Restore-SwarmManager -Backup $b.Path -Node "ops@$Address" @Ssh -Password $password -Force -Confirm:$false
+        $r | Should -Not -BeNullOrEmpty
+        (Invoke-Node "docker config ls --format '{{.Name}}'") | Should -Be 'nonroot-cfg'
+        (Invoke-Node "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'") | Should -Be "$NodeName Ready Leader"
+        # the state it replaced is kept beside it, as root made it
+        Invoke-Node 'ls -d /var/lib/docker/swarm.before-restore-* | wc -l' | Should -Be '1'
     }
 }
