@@ -167,13 +167,18 @@ ensure_host_packages() {
 # ---------------------------------------------------------------- outer engine
 outer_alive() { [[ -S $OUTER_SOCK ]] && timeout 10 "$DOCKER_BIN" version >/dev/null 2>&1; }
 
-outer_pid() {
+# the pid in a pid file, when that process still runs and is the program named (a reused pid is not taken for it)
+pidfile_pid() { # file program
     local pid
-    [[ -s $OUTER_PIDFILE ]] || return 1
-    pid=$(cat "$OUTER_PIDFILE")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && grep -qa dockerd "/proc/$pid/cmdline" || return 1
+    [[ -s $1 ]] || return 1
+    pid=$(cat "$1")
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && grep -qa "$2" "/proc/$pid/cmdline" || return 1
     echo "$pid"
 }
+# something accepts TCP connections on the lab gateway at this port
+gateway_port_answers() { timeout 3 bash -c "exec 3<>/dev/tcp/$GATEWAY/$1" 2>/dev/null; }
+
+outer_pid() { pidfile_pid "$OUTER_PIDFILE" dockerd; }
 
 # --bridge=none: no docker0, so no clash with any other engine on this host.
 # --iptables=false --ip-forward=false: the host's firewall and forwarding are left alone, and nothing
@@ -851,14 +856,8 @@ drop_node_cgroups() { # name
 # and by `down`; `down --purge` drops it). Bound to the lab gateway only, so only lab nodes (and the
 # host) reach it. ForceManaged: it fetches only from the Debian archives named in its remap rules
 # (deb.debian.org/debian and .../debian-security); any other URL gets 403, CONNECT tunnels are refused.
-acng_pid() {
-    local pid
-    [[ -s $ACNG_PIDFILE ]] || return 1
-    pid=$(cat "$ACNG_PIDFILE")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && grep -qa apt-cacher-ng "/proc/$pid/cmdline" || return 1
-    echo "$pid"
-}
-acng_answers() { timeout 3 bash -c "exec 3<>/dev/tcp/$GATEWAY/$ACNG_PORT" 2>/dev/null; }
+acng_pid() { pidfile_pid "$ACNG_PIDFILE" apt-cacher-ng; }
+acng_answers() { gateway_port_answers "$ACNG_PORT"; }
 
 acng_conf() {
     cat <<EOF
@@ -1581,13 +1580,7 @@ cmd_apt_proxy() {
 }
 
 # ---------------------------------------------------------------- docker-ce repository (docker-repo)
-repo_httpd_pid() {
-    local pid
-    [[ -s $REPO_PIDFILE ]] || return 1
-    pid=$(cat "$REPO_PIDFILE")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && grep -qa httpd "/proc/$pid/cmdline" || return 1
-    echo "$pid"
-}
+repo_httpd_pid() { pidfile_pid "$REPO_PIDFILE" httpd; }
 stop_docker_repo() {
     local pid
     if pid=$(repo_httpd_pid); then kill -TERM "$pid" 2>/dev/null || true; fi
@@ -1695,7 +1688,7 @@ cmd_docker_repo() {
         disown || true
         local i
         for ((i = 0; i < 40; i++)); do
-            timeout 3 bash -c "exec 3<>/dev/tcp/$GATEWAY/$REPO_PORT" 2>/dev/null && break
+            gateway_port_answers "$REPO_PORT" && break
             sleep 0.25
         done
         repo_httpd_pid >/dev/null || die "busybox httpd did not start on $GATEWAY:$REPO_PORT"
